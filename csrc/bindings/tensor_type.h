@@ -1,0 +1,50 @@
+// The Python tensor object: a C type `_C.TensorBase` that embeds an ember::Tensor plus the few fields
+// autograd needs, so `class Tensor(_C.TensorBase)` in Python gets fast attribute access and C++ ops can
+// return instances of that Python class directly.
+#pragma once
+#include <Python.h>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace ember {
+namespace py {
+
+struct PyTensor {
+  PyObject_HEAD
+  Tensor t;
+  PyObject* grad;         // accumulated gradient (a tensor) or NULL
+  PyObject* grad_fn;      // autograd Node that produced this tensor, or NULL for leaves
+  PyObject* hooks;        // dict of backward hooks or NULL
+  PyObject* grad_acc;     // weak reference to the leaf's AccumulateGrad node, or NULL
+  PyObject* base;         // for differentiable views: the tensor they view, or NULL
+  PyObject* dict;
+  PyObject* weakreflist;
+  int output_nr;
+  char requires_grad;
+  char retains_grad;
+};
+
+extern PyTypeObject TensorBaseType;
+
+inline bool is_tensor(PyObject* o) { return PyObject_TypeCheck(o, &TensorBaseType); }
+inline Tensor& unwrap(PyObject* o) { return reinterpret_cast<PyTensor*>(o)->t; }
+
+// New reference to an instance of the registered Python Tensor class holding t.
+PyObject* wrap(Tensor t);
+// New reference to an instance of `cls` (a subclass of TensorBase) holding t.
+PyObject* wrap_as(PyTypeObject* cls, Tensor t);
+
+// dtype objects
+struct PyDType {
+  PyObject_HEAD
+  ScalarType st;
+};
+extern PyTypeObject DTypeType;
+PyObject* dtype_object(ScalarType st);  // borrowed singleton
+bool dtype_from_object(PyObject* o, ScalarType* out);
+
+void init_types(PyObject* module);
+
+}  // namespace py
+}  // namespace ember

@@ -1,0 +1,31 @@
+// Run-time CPU capability selection for kernels compiled once per instruction set.
+#pragma once
+
+namespace ember {
+
+enum class CpuCapability : int { Default = 0, AVX2 = 1, AVX512 = 2 };
+constexpr int kNumCpuCapabilities = 3;
+
+// What the CPU supports, capped by the EMBER_CPU_CAPABILITY environment variable (default|avx2|avx512)
+// or by set_cpu_capability (tests use it to force fallback paths).
+CpuCapability cpu_capability();
+CpuCapability detected_cpu_capability();
+void set_cpu_capability(CpuCapability c);  // capped at what the CPU supports
+const char* cpu_capability_name(CpuCapability c);
+
+// A table of per-capability implementations; falls back to lower capabilities when one is not compiled.
+template <class Fn>
+struct DispatchStub {
+  Fn impl[kNumCpuCapabilities] = {};
+  Fn get() const {
+    for (int c = int(cpu_capability()); c >= 0; --c)
+      if (impl[c]) return impl[c];
+    return nullptr;
+  }
+};
+
+}  // namespace ember
+
+// Multi-ISA kernel files include their kernel body once per instruction set, each copy inside its own
+// anonymous namespace and `#pragma GCC target` region (see cpu/isa_begin.h), so no inline function compiled
+// for AVX2 can be merged with, or called instead of, the baseline copy.

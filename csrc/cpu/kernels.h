@@ -1,0 +1,105 @@
+// CPU kernel entry points. Each takes a built TensorIter (operand 0 is the output) and the compute dtype;
+// the ops/ layer has already validated arguments, promoted dtypes and allocated outputs.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "iter/tensor_iter.h"
+#include "kernels/pointwise_ops.h"
+
+namespace ember {
+namespace cpu {
+
+using kernels::BinaryBoolOp;
+using kernels::BinaryOp;
+using kernels::UnaryBoolOp;
+using kernels::UnaryOp;
+using kernels::UnaryParamOp;
+
+// pointwise.cpp (compiled per ISA)
+void unary(UnaryOp op, const TensorIter& it, ScalarType dtype);            // out, x
+void unary_bool(UnaryBoolOp op, const TensorIter& it, ScalarType dtype);   // out(bool), x
+void unary_param(UnaryParamOp op, const TensorIter& it, ScalarType dtype, double p0, double p1, double p2);
+void binary(BinaryOp op, const TensorIter& it, ScalarType dtype);          // out, a, b
+void binary_bool(BinaryBoolOp op, const TensorIter& it, ScalarType dtype); // out(bool), a, b
+void where(const TensorIter& it, size_t itemsize);                         // out, cond(bool), a, b
+void clamp(const TensorIter& it, ScalarType dtype, bool has_lo, bool has_hi);  // out, x, lo, hi
+// out = a + alpha * b * c (addcmul) or a + alpha * b / c (addcdiv)
+void addcmul(const TensorIter& it, ScalarType dtype, double alpha, bool divide);
+// out = a + w * (b - a)
+void lerp(const TensorIter& it, ScalarType dtype);  // out, a, b, w
+
+// copy.cpp
+void copy(const TensorIter& it, ScalarType dst, ScalarType src);  // out, in (casting)
+void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
+
+// reduce.cpp
+enum class ReduceOp { Sum, Prod, Max, Min, All, Any, SumSquares, NanSum };
+// Reduces `in` into `acc` (same ndim, size 1 or equal per dim; acc dtype = accumulate dtype), combining with
+// what acc already holds. Runs serially; ops/reduce.cpp handles threading.
+void reduce_into(ReduceOp op, const Tensor& acc, const Tensor& in);
+// argmax/argmin along `dim` of in; values (same dtype as in) and int64 indices get the reduced shape.
+void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices);
+void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim);  // cumsum / cumprod
+// accumulate dtype used by reduce_into for a given input dtype
+ScalarType reduce_acc_dtype(ReduceOp op, ScalarType in);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// index.cpp. Operands: it = {out, src, idx_0 .. idx_{n-1}}; each element reads
+// src + sum_k wrap(idx_k) * idx_stride_bytes[k], where wrap adds idx_size[k] to negative indices.
+// Index values were validated by the caller.
+void index_gather(const TensorIter& it, int nidx, const int64_t* idx_stride_bytes, const int64_t* idx_size,
+                  size_t itemsize);
+// it = {dst, src, idx_0 ..}: dst + offset = src (or += src when accumulate). Serial: duplicates are summed.
+void index_scatter(const TensorIter& it, int nidx, const int64_t* idx_stride_bytes, const int64_t* idx_size,
+                   ScalarType dtype, bool accumulate);
+// Smallest and largest value of an int64 tensor (for bounds checks before any memory is touched).
+void int_min_max(const Tensor& idx, int64_t* lo, int64_t* hi);
+// Writes the C-order coordinates of nonzero elements into out [n, ndim] (n counted by the caller).
+int64_t count_nonzero(const Tensor& x);
+void nonzero(const Tensor& x, const Tensor& out);
+// Elements of x where mask is true, in C order, into the 1-D out (x and mask have the same shape).
+void masked_select(const Tensor& x, const Tensor& mask, const Tensor& out);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// linalg.cpp: out[b] = alpha * a[b] @ b_[b] + beta * out[b] for 3-D operands [B,M,K] x [B,K,N] -> [B,M,N],
+// any strides (batch strides may be 0). beta == 0 ignores out's previous contents (even NaN).
+void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// sort.cpp: along `dim`; values/indices have x's shape (topk: k along dim). NaN sorts as the largest value.
+void sort(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim, bool descending);
+void topk(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bool largest);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// random.cpp: fill a contiguous tensor from counter blocks starting at `first_block` under `seed`.
+enum class RandomKind { Uniform, Normal, RandInt, Bernoulli, Exponential };
+// Uniform: [a, b); Normal: mean a, std b; RandInt: [a, b) integers; Bernoulli: P(1) = a; Exponential: rate a.
+void random_fill(const Tensor& out, RandomKind kind, double a, double b, uint64_t seed, uint64_t first_block);
+// Blocks random_fill consumes for a tensor of n elements.
+uint64_t random_blocks(int64_t n, RandomKind kind, ScalarType dtype);
+// out (float dtype, contiguous): Bernoulli draws with per-element probabilities p (same shape, float).
+void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first_block);
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,0 +1,80 @@
+// Batched matrix multiply. A straightforward cache-friendly kernel: each output row accumulates
+// a[i,k] * b[k,:] over k-blocks with the row of b contiguous (copied when it is not), vectorised by the
+// compiler. The packed, register-blocked GEMM is a separate piece of work.
+#include <algorithm>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+#include "ops/common.h"
+
+namespace ember {
+namespace cpu {
+
+namespace {
+
+template <class T>
+void gemm_one(T* c, int64_t ldc, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, int64_t m0,
+              int64_t m1, int64_t N, int64_t K, T alpha, T beta) {
+  constexpr int64_t kKBlock = 256;
+  std::vector<T> acc(static_cast<size_t>(N));
+  for (int64_t i = m0; i < m1; ++i) {
+    std::fill(acc.begin(), acc.end(), T(0));
+    T* accp = acc.data();
+    for (int64_t k0 = 0; k0 < K; k0 += kKBlock) {
+      int64_t k1 = std::min(K, k0 + kKBlock);
+      for (int64_t k = k0; k < k1; ++k) {
+        const T av = a[i * a_rs + k * a_cs];
+        const T* brow = b + k * ldb;
+        for (int64_t j = 0; j < N; ++j) accp[j] += av * brow[j];
+      }
+    }
+    T* crow = c + i * ldc;
+    if (beta == T(0)) {
+      for (int64_t j = 0; j < N; ++j) crow[j] = alpha * accp[j];
+    } else {
+      for (int64_t j = 0; j < N; ++j) crow[j] = alpha * accp[j] + beta * crow[j];
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b0, double alpha, double beta) {
+  const int64_t B = a.sizes()[0], M = a.sizes()[1], K = a.sizes()[2], N = b0.sizes()[2];
+  if (out.numel() == 0) return;
+  // rows of b must be contiguous for the inner loop; out rows too (ops/ allocates it so)
+  Tensor b = b0.strides()[2] == 1 ? b0 : ops::contiguous(b0);
+  EMBER_DISPATCH_NUMERIC_NO_HALF(out.dtype(), "matmul", [&] {
+    using T = scalar_t;
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* cp = out.data<T>();
+    const int64_t a_bs = a.strides()[0], a_rs = a.strides()[1], a_cs = a.strides()[2];
+    const int64_t b_bs = b.strides()[0], ldb = b.strides()[1];
+    const int64_t c_bs = out.strides()[0], ldc = out.strides()[1];
+    const int64_t rows = B * M;
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, N * K));
+    parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+      while (r0 < r1) {
+        int64_t bi = r0 / M, i0 = r0 % M;
+        int64_t i1 = std::min(M, i0 + (r1 - r0));
+        if (K == 0) {
+          for (int64_t i = i0; i < i1; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              T& c = cp[bi * c_bs + i * ldc + j];
+              c = beta == 0 ? T(0) : T(beta * c);
+            }
+        } else {
+          gemm_one<T>(cp + bi * c_bs, ldc, ap + bi * a_bs, a_rs, a_cs, bp + bi * b_bs, ldb, i0, i1, N, K, T(alpha),
+                      T(beta));
+        }
+        r0 += i1 - i0;
+      }
+    });
+  });
+}
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,0 +1,72 @@
+// Includes cpu/pointwise.inc once per instruction set: a baseline copy (every dtype) and, on x86-64, an
+// AVX2+FMA copy for float32/float64. Each copy sits in its own anonymous namespace inside a
+// `#pragma GCC target` region, so no function compiled for AVX2 is shared with (or replaces) baseline code.
+// Define EMBER_PW_UNARY or EMBER_PW_BINARY before including to pick the section.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "core/cpu_features.h"
+#include "core/dispatch.h"
+#include "cpu/kernels.h"
+
+namespace ember {
+namespace cpu {
+
+namespace {
+#define EMBER_ISA_NS isa_default
+#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_F32_F64
+#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_NUMERIC_NO_HALF
+#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_ALL_NO_HALF
+#define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_INTEGRAL
+#include "cpu/pointwise.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_PW_DISPATCH_FLOAT
+#undef EMBER_PW_DISPATCH_NUMERIC
+#undef EMBER_PW_DISPATCH_ALL
+#undef EMBER_PW_DISPATCH_INTEGRAL
+}  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBER_HAVE_AVX2_COPY 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+// Only float32/float64 get an AVX2 copy: integer and bool kernels are memory-bound and stay baseline.
+namespace {
+#define EMBER_ISA_NS isa_avx2
+#define EMBER_PW_SKIP_BYTE_KERNELS
+#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_F32_F64
+#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_F32_F64
+#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_F32_F64
+#define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_NONE
+#include "cpu/pointwise.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_PW_SKIP_BYTE_KERNELS
+#undef EMBER_PW_DISPATCH_FLOAT
+#undef EMBER_PW_DISPATCH_NUMERIC
+#undef EMBER_PW_DISPATCH_ALL
+#undef EMBER_PW_DISPATCH_INTEGRAL
+}  // namespace
+#pragma GCC pop_options
+#endif
+
+namespace {
+inline bool use_avx2(ScalarType dt) {
+#ifdef EMBER_HAVE_AVX2_COPY
+  return (dt == ScalarType::Float32 || dt == ScalarType::Float64) && cpu_capability() >= CpuCapability::AVX2;
+#else
+  (void)dt;
+  return false;
+#endif
+}
+}  // namespace
+
+#ifdef EMBER_HAVE_AVX2_COPY
+#define EMBER_PICK(name) (use_avx2(dt) ? isa_avx2::name : isa_default::name)
+#else
+#define EMBER_PICK(name) (isa_default::name)
+#endif
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,0 +1,108 @@
+// Branch-free float32 exp/log/tanh that compilers can vectorise (libm's scalar calls block vectorisation);
+// float64 uses libm. Coefficients are the classic Cephes minimax polynomials (about 1 ulp).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#ifndef EMBER_HD
+#define EMBER_HD
+#endif
+
+namespace ember {
+namespace kmath {
+
+EMBER_HD inline float bits_to_float(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+EMBER_HD inline int32_t float_to_bits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
+
+EMBER_HD inline float exp(float x) {
+  const float kMax = 88.7228394f, kMin = -103.972084f;
+  float xc = x > kMax ? kMax : x;
+  xc = xc < kMin ? kMin : xc;
+  // n = round(x / ln2) with the 1.5 * 2^23 trick (works without SSE4.1 rounding instructions)
+  float t = xc * 1.44269504088896341f + 12582912.0f;
+  float n = t - 12582912.0f;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n in two factors so results down to the subnormal range stay exact
+  int32_t ni = int32_t(n);
+  int32_t n1 = ni / 2, n2 = ni - n1;
+  float s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
+  float res = p * s1 * s2;
+  res = x > kMax ? std::numeric_limits<float>::infinity() : res;
+  res = x < kMin ? 0.0f : res;
+  return x != x ? x : res;
+}
+EMBER_HD inline double exp(double x) { return std::exp(x); }
+
+EMBER_HD inline float log(float x) {
+  // split x = m * 2^e with m in [sqrt(1/2), sqrt(2)); subnormals are scaled up first
+  bool sub = x < 1.17549435e-38f;
+  float xs = sub ? x * 8388608.0f : x;
+  int32_t bits = float_to_bits(xs);
+  int32_t e = ((bits >> 23) & 0xff) - 126;
+  float m = bits_to_float((bits & 0x807fffff) | 0x3f000000);  // in [0.5, 1)
+  float ef = float(e) - (sub ? 23.0f : 0.0f);
+  bool small = m < 0.707106781186547524f;
+  ef = small ? ef - 1.0f : ef;
+  m = small ? m + m - 1.0f : m - 1.0f;
+  float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * ef;
+  y += -0.5f * z;
+  float res = m + y + 0.693359375f * ef;
+  res = x == std::numeric_limits<float>::infinity() ? x : res;
+  res = x == 0.0f ? -std::numeric_limits<float>::infinity() : res;
+  res = x < 0.0f ? std::numeric_limits<float>::quiet_NaN() : res;
+  return x != x ? x : res;
+}
+EMBER_HD inline double log(double x) { return std::log(x); }
+
+EMBER_HD inline float tanh(float x) {
+  float ax = x < 0 ? -x : x;
+  // small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (e^{2|x|} + 1)
+  float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  float small = p * z * x + x;
+  float e = exp(2.0f * (ax > 9.0f ? 9.0f : ax));
+  float big = 1.0f - 2.0f / (e + 1.0f);
+  big = x < 0 ? -big : big;
+  float res = ax < 0.625f ? small : big;
+  return x != x ? x : res;
+}
+EMBER_HD inline double tanh(double x) { return std::tanh(x); }
+
+EMBER_HD inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
+EMBER_HD inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+}  // namespace kmath
+}  // namespace ember

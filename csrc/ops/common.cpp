@@ -1,0 +1,105 @@
+// Type promotion, conversion and output allocation shared by all ops.
+#include "ops/common.h"
+
+#include "core/shape.h"
+#include "cpu/kernels.h"
+#include "iter/tensor_iter.h"
+
+namespace ember {
+namespace ops {
+
+namespace {
+int category(ScalarType t) { return t == ScalarType::Bool ? 0 : (is_floating(t) ? 2 : 1); }
+
+// Combine a higher-priority result with a lower-priority one (PyTorch's combine_categories).
+ScalarType combine(bool has_high, ScalarType high, bool has_low, ScalarType low) {
+  if (!has_high) return low;
+  if (!has_low) return high;
+  if (category(high) >= category(low)) return high;
+  return promote_types(high, low);
+}
+}  // namespace
+
+ScalarType result_type(std::initializer_list<const Tensor*> operands) {
+  bool has[3] = {false, false, false};
+  ScalarType st[3] = {ScalarType::Bool, ScalarType::Bool, ScalarType::Bool};
+  for (const Tensor* t : operands) {
+    if (!t || !t->defined()) continue;
+    int level;
+    ScalarType dt = t->dtype();
+    if (t->is_wrapped_number()) {
+      level = 2;
+      if (is_floating(dt)) dt = default_dtype();
+    } else {
+      level = t->dim() == 0 ? 1 : 0;
+    }
+    st[level] = has[level] ? promote_types(st[level], dt) : dt;
+    has[level] = true;
+  }
+  ScalarType low = combine(has[1], st[1], has[2], st[2]);
+  return combine(has[0], st[0], has[1] || has[2], low);
+}
+
+Tensor to_dtype(const Tensor& x, ScalarType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor out = x.dim() > 1 ? empty_like(x, dtype) : empty(x.sizes(), dtype, x.device());
+  TensorIter it = TensorIter::build({&out, &x}, x.sizes());
+  cpu::copy(it, dtype, x.dtype());
+  return out;
+}
+
+Tensor contiguous(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  TensorIter it = TensorIter::build({&out, &x}, x.sizes());
+  cpu::copy(it, x.dtype(), x.dtype());
+  return out;
+}
+
+Tensor alloc_like_layout(const DimVector& shape, ScalarType dtype, const Tensor& like) {
+  if (like.defined() && like.dim() > 1 && like.sizes() == shape && !like.is_contiguous() &&
+      like.is_non_overlapping_and_dense())
+    return empty_strided(shape, like.strides(), dtype, like.device());
+  return empty(shape, dtype, like.defined() ? like.device() : Device());
+}
+
+void check_writable(const Tensor& self, const char* op) {
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    EMBER_RUNTIME_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), op,
+                        ": unsupported operation: more than one element of the written-to tensor refers to a "
+                        "single memory location (an expanded tensor of shape ",
+                        shape_str(self.sizes()), "). Please clone() the tensor before performing the operation.");
+  }
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  EMBER_RUNTIME_CHECK(a.device() == b.device(), op, ": expected all tensors to be on the same device, but found ",
+                      a.device().str(), " and ", b.device().str());
+}
+
+Tensor scalar_tensor(double v, ScalarType dtype) {
+  Tensor t = empty({}, dtype);
+  cpu::fill(t, v, 0, false);
+  return t;
+}
+
+Tensor scalar_tensor_int(int64_t v, ScalarType dtype) {
+  Tensor t = empty({}, dtype);
+  cpu::fill(t, 0.0, v, true);
+  return t;
+}
+
+double item_double(const Tensor& t) {
+  EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+  Tensor d = to_dtype(t, ScalarType::Float64);
+  return *d.data<double>();
+}
+
+int64_t item_int(const Tensor& t) {
+  EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
+  Tensor d = to_dtype(t, ScalarType::Int64);
+  return *d.data<int64_t>();
+}
+
+}  // namespace ops
+}  // namespace ember

@@ -1,0 +1,53 @@
+"""dtype/device conversion methods: to(), float(), double(), ..., cpu(), cuda()."""
+from .. import _C
+from .._device import _check_device, device as _device_cls
+from .._tensor import Tensor
+from .creation import _dtype
+from .pointwise import to_dtype
+from ._util import method
+
+
+def _to(self, *args, **kwargs):
+    """to(dtype), to(device), to(device, dtype), to(other_tensor), with copy= and non_blocking=."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError("to() got unexpected keyword arguments %s" % sorted(kwargs))
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (_C.dtype, type)) or (a is not None and not isinstance(a, (str, _device_cls, int, bool))):
+            dtype = a
+        elif isinstance(a, (str, _device_cls, int)) and not isinstance(a, bool):
+            device = a
+    _check_device(device)
+    if dtype is None:
+        return _C.clone(self) if copy and not self._requires_grad else (self.clone() if copy else self)
+    return to_dtype(self, _dtype(dtype), copy)
+
+
+method("to", _to)
+for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16), ("bfloat16", _C.bfloat16),
+                   ("long", _C.int64), ("int", _C.int32), ("bool", _C.bool), ("byte", _C.uint8)]:
+    method(_name, lambda self, memory_format=None, _dt=_dt: to_dtype(self, _dt))
+
+
+def _cpu(self, memory_format=None):
+    return self
+
+
+def _cuda(self, device=None, non_blocking=False, memory_format=None):
+    _check_device(_device_cls("cuda") if device is None else device if not isinstance(device, int) else _device_cls(
+        "cuda", device))
+    return self
+
+
+method("cpu", _cpu)
+method("cuda", _cuda)
+method("pin_memory", lambda self, device=None: self)
+method("is_pinned", lambda self, device=None: False)
+method("share_memory_", lambda self: self)
+method("is_shared", lambda self: False)
