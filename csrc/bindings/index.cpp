@@ -70,6 +70,7 @@ Parsed parse_index(const Tensor& self, PyObject* index) {
   Parsed p;
   p.view = self;
   int64_t dim = 0;
+  int64_t orig = 0;  // dim of `self` the current item indexes (for error messages)
   std::vector<std::pair<int64_t, Tensor>> adv;  // (view dim, index tensor)
   for (auto& it : items) {
     PyObject* o = it.ptr();
@@ -78,13 +79,17 @@ Parsed parse_index(const Tensor& self, PyObject* index) {
       ++dim;
     } else if (o == Py_Ellipsis) {
       dim += self.dim() - consumed;
+      orig += self.dim() - consumed;
     } else if (is_int_like(o)) {
       PyObject* idx = PyNumber_Index(o);
       if (!idx) throw pyb::error_already_set();
       int64_t v = PyLong_AsLongLong(idx);
       Py_DECREF(idx);
       if (v == -1 && PyErr_Occurred()) throw pyb::error_already_set();
+      const int64_t n = p.view.sizes()[dim];
+      EMBER_INDEX_CHECK(v >= -n && v < n, "index ", v, " is out of bounds for dimension ", orig, " with size ", n);
       p.view = select(p.view, dim, v);
+      ++orig;
     } else if (PySlice_Check(o)) {
       Py_ssize_t start, stop, step;
       if (PySlice_Unpack(o, &start, &stop, &step) < 0) throw pyb::error_already_set();
@@ -92,17 +97,22 @@ Parsed parse_index(const Tensor& self, PyObject* index) {
       // start/stop keep Python's raw values (negative = from the end); slice() wraps and clamps them
       p.view = slice(p.view, dim, start, stop, step);
       ++dim;
+      ++orig;
     } else {
       const Tensor& t = unwrap(o);
       bool mask = t.dtype() == ScalarType::Bool || t.dtype() == ScalarType::UInt8;
       if (!mask && t.dim() == 0 && !is_floating(t.dtype())) {  // 0-d integer tensor acts like an int
-        p.view = select(p.view, dim, item_int(t));
+        const int64_t v = item_int(t), n = p.view.sizes()[dim];
+        EMBER_INDEX_CHECK(v >= -n && v < n, "index ", v, " is out of bounds for dimension ", orig, " with size ", n);
+        p.view = select(p.view, dim, v);
+        ++orig;
         continue;
       }
       EMBER_INDEX_CHECK(mask || !is_floating(t.dtype()),
                         "tensors used as indices must be long, int, byte or bool tensors, got ", dtype_name(t.dtype()));
       adv.emplace_back(dim, t);
       dim += mask ? t.dim() : 1;
+      orig += mask ? t.dim() : 1;
       if (mask && t.dim() == 0) {
         // x[True] / x[False] adds a dim of size 1 / 0 at this position
         p.view = unsqueeze(p.view, dim);
@@ -165,7 +175,6 @@ void bind_index(pyb::module_& m) {
     } else {
       copy_(p.view, value);
     }
-    self.bump_version();
   });
   // True when indexing with `index` gives a view (no tensors/sequences/bools involved)
   m.def("is_basic_index", [](pyb::handle index) {

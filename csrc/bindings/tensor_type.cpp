@@ -19,6 +19,24 @@ PyObject* g_dtypes[kNumScalarTypes] = {};
 
 PyTensor* T(PyObject* o) { return reinterpret_cast<PyTensor*>(o); }
 
+PyObject* g_view_refresh = nullptr;  // ember.autograd.function._refresh_view
+
+// A view whose storage changed (in place, through its base or a sibling view) since its grad_fn was made
+// has stale history: PyTorch regenerates it from the base. Returns false with an exception set on error.
+bool refresh_view(PyObject* self) {
+  PyTensor* s = T(self);
+  if (!s->base) return true;
+  int64_t v = s->t.version();
+  if (v == s->view_version) return true;
+  s->view_version = v;
+  PyTensor* b = T(s->base);
+  if (!b->requires_grad || !g_view_refresh) return true;
+  PyObject* r = PyObject_CallOneArg(g_view_refresh, self);
+  if (!r) return false;
+  Py_DECREF(r);
+  return true;
+}
+
 PyObject* make_size(const DimVector& sizes) {
   const Py_ssize_t n = Py_ssize_t(sizes.size());
   PyObject* tup = g_size_class == &PyTuple_Type ? PyTuple_New(n) : g_size_class->tp_alloc(g_size_class, n);
@@ -93,9 +111,21 @@ PyObject* get_dtype(PyObject* self, void*) {
 }
 PyObject* get_ndim(PyObject* self, void*) { return PyLong_FromLongLong(T(self)->t.dim()); }
 PyObject* get_version(PyObject* self, void*) { return PyLong_FromLongLong(T(self)->t.version()); }
-PyObject* get_is_leaf(PyObject* self, void*) { return PyBool_FromLong(T(self)->grad_fn == nullptr); }
+PyObject* get_is_leaf(PyObject* self, void*) {
+  if (!refresh_view(self)) return nullptr;
+  return PyBool_FromLong(T(self)->grad_fn == nullptr);
+}
 
-PyObject* get_requires_grad(PyObject* self, void*) { return PyBool_FromLong(T(self)->requires_grad); }
+PyObject* get_requires_grad(PyObject* self, void*) {
+  if (!refresh_view(self)) return nullptr;
+  return PyBool_FromLong(T(self)->requires_grad);
+}
+int set_raw_requires_grad(PyObject* self, PyObject* value, void*) {
+  int flag = value ? PyObject_IsTrue(value) : 0;
+  if (flag < 0) return -1;
+  T(self)->requires_grad = char(flag);
+  return 0;
+}
 int set_requires_grad(PyObject* self, PyObject* value, void*) {
   if (!value) {
     PyErr_SetString(PyExc_TypeError, "can't delete requires_grad");
@@ -123,6 +153,14 @@ int set_requires_grad(PyObject* self, PyObject* value, void*) {
 }
 
 PyObject* get_grad(PyObject* self, void*) {
+  PyTensor* s = T(self);
+  if (s->grad_fn && !s->retains_grad && !s->grad &&
+      PyErr_WarnEx(PyExc_UserWarning,
+                   "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                   "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                   "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
+                   1) < 0)
+    return nullptr;
   PyObject* g = T(self)->grad ? T(self)->grad : Py_None;
   Py_INCREF(g);
   return g;
@@ -155,6 +193,7 @@ int set_grad(PyObject* self, PyObject* value, void*) {
 }
 
 PyObject* get_grad_fn(PyObject* self, void*) {
+  if (!refresh_view(self)) return nullptr;
   PyObject* g = T(self)->grad_fn ? T(self)->grad_fn : Py_None;
   Py_INCREF(g);
   return g;
@@ -194,7 +233,10 @@ int set_obj_field(PyObject** slot, PyObject* value) {
   return 0;
 }
 PyObject* get_base(PyObject* self, void*) { return get_obj_field(T(self)->base); }
-int set_base(PyObject* self, PyObject* v, void*) { return set_obj_field(&T(self)->base, v); }
+int set_base(PyObject* self, PyObject* v, void*) {
+  T(self)->view_version = T(self)->t.version();
+  return set_obj_field(&T(self)->base, v);
+}
 PyObject* get_hooks(PyObject* self, void*) { return get_obj_field(T(self)->hooks); }
 int set_hooks(PyObject* self, PyObject* v, void*) { return set_obj_field(&T(self)->hooks, v); }
 PyObject* get_grad_acc(PyObject* self, void*) { return get_obj_field(T(self)->grad_acc); }
@@ -208,6 +250,8 @@ PyGetSetDef tensor_getset[] = {
     {"ndim", get_ndim, nullptr, "Number of dimensions.", nullptr},
     {"_version", get_version, nullptr, nullptr, nullptr},
     {"is_leaf", get_is_leaf, nullptr, "True for tensors not produced by a recorded operation.", nullptr},
+    {"_requires_grad", get_requires_grad, set_raw_requires_grad, nullptr, nullptr},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {"requires_grad", get_requires_grad, set_requires_grad, "Whether autograd records operations on this tensor.",
      nullptr},
     {"grad", get_grad, set_grad, "The gradient accumulated by backward(), or None.", nullptr},
@@ -222,7 +266,7 @@ PyGetSetDef tensor_getset[] = {
 
 PyMemberDef tensor_members[] = {
     {"_output_nr", T_INT, offsetof(PyTensor, output_nr), 0, nullptr},
-    {"_requires_grad", T_BOOL, offsetof(PyTensor, requires_grad), 0, nullptr},
+    {"_view_version", T_LONGLONG, offsetof(PyTensor, view_version), 0, nullptr},
     {"_retains_grad", T_BOOL, offsetof(PyTensor, retains_grad), 0, nullptr},
     {nullptr, 0, 0, 0, nullptr}};
 
@@ -389,6 +433,7 @@ static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   Py_XSETREF(s->grad_fn, args[1]);
   s->output_nr = int(nr);
   s->requires_grad = 1;
+  s->view_version = s->t.version();
   PyObject* shape = make_tuple(s->t.sizes());
   if (!shape) return nullptr;
   PyObject* dt = g_dtypes[int(s->t.dtype())];
@@ -399,7 +444,14 @@ static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return r;
 }
 
+static PyObject* set_view_refresh(PyObject*, PyObject* fn) {
+  Py_INCREF(fn);
+  Py_XSETREF(g_view_refresh, fn);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_view_refresh", set_view_refresh, METH_O, "Registers the callback that rebuilds stale view histories."},
     {"_attach", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(attach)), METH_FASTCALL,
      "Marks a tensor as output `nr` of an autograd node."},
     {"_set_classes", set_classes, METH_VARARGS, "Registers ember.Tensor and ember.Size with the extension."},

@@ -20,6 +20,7 @@ struct PyTensor {
   PyObject* base;         // for differentiable views: the tensor they view, or NULL
   PyObject* dict;
   PyObject* weakreflist;
+  int64_t view_version;   // version of the storage when this view's grad_fn was last made current
   int output_nr;
   char requires_grad;
   char retains_grad;

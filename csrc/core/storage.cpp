@@ -1,6 +1,7 @@
 // Aligned allocation with a size sanity check, so absurd requests fail fast instead of overcommitting.
 #include "core/storage.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -21,6 +22,9 @@ static size_t physical_memory_bytes() {
   return bytes;
 }
 
+static constexpr size_t kHugePage = size_t(2) << 20;
+static constexpr size_t kHugeThreshold = size_t(4) << 20;
+
 // Header rounded up to the alignment so the data that follows it stays 64-byte aligned.
 static constexpr size_t kHeader = (sizeof(StorageImpl) + kAlignment - 1) / kAlignment * kAlignment;
 
@@ -30,9 +34,16 @@ Storage allocate_storage(size_t nbytes, Device device) {
     throw OutOfMemoryError(str("ember: can't allocate memory: you tried to allocate ", nbytes,
                                " bytes, more than this machine's ", physical_memory_bytes(), " bytes of RAM"));
   }
-  size_t total = (kHeader + nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* block = std::aligned_alloc(kAlignment, total);
+  // Large blocks are 2 MiB aligned and marked for transparent huge pages (as numpy does): first-touch
+  // page faults drop 512-fold, which is most of the cost of writing a fresh large output.
+  const bool huge = nbytes >= kHugeThreshold;
+  const size_t align = huge ? kHugePage : kAlignment;
+  size_t total = (kHeader + nbytes + align - 1) / align * align;
+  void* block = std::aligned_alloc(align, total);
   if (!block) throw OutOfMemoryError(str("ember: can't allocate memory: you tried to allocate ", nbytes, " bytes"));
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(block, total, MADV_HUGEPAGE);
+#endif
   auto* s = new (block) StorageImpl();
   s->data = static_cast<char*>(block) + kHeader;
   s->nbytes = nbytes;

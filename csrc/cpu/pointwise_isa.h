@@ -32,6 +32,9 @@ namespace {
 #define EMBER_HAVE_AVX2_COPY 1
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+// GCC's constant-propagation clones of functions in a target region fall back to default optimisation
+// flags; restating -fno-trapping-math keeps their NaN checks branch-free so they still vectorise.
+#pragma GCC optimize("no-trapping-math")
 // Only float32/float64 get an AVX2 copy: integer and bool kernels are memory-bound and stay baseline.
 namespace {
 #define EMBER_ISA_NS isa_avx2

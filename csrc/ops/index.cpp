@@ -21,11 +21,14 @@ Tensor as_long_index(const Tensor& idx, const char* op) {
   return to_dtype(idx, ScalarType::Int64);
 }
 
-void check_range(const Tensor& idx, int64_t size, int64_t dim) {
+// allow_negative: advanced indexing (x[idx]) and take wrap negative indices like Python; index_select,
+// gather, scatter and index_add do not (PyTorch raises for them).
+void check_range(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative = true) {
   if (idx.numel() == 0) return;
   int64_t lo, hi;
   cpu::int_min_max(idx, &lo, &hi);
-  EMBER_INDEX_CHECK(lo >= -size, "index ", lo, " is out of bounds for dimension ", dim, " with size ", size);
+  EMBER_INDEX_CHECK(lo >= (allow_negative ? -size : 0), "index ", lo, " is out of bounds for dimension ", dim,
+                    " with size ", size);
   EMBER_INDEX_CHECK(hi < size, "index ", hi, " is out of bounds for dimension ", dim, " with size ", size);
 }
 
@@ -249,7 +252,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor idx = index_vector(index, "index_select");
   Tensor xv = x.dim() == 0 ? x.as_view({1}, {1}, x.offset()) : x;
   int64_t d = wrap_dim(dim, x.dim());
-  check_range(idx, xv.sizes()[d], d);
+  check_range(idx, xv.sizes()[d], d, false);
   IndexedOp op = along_dim(xv, d, idx);
   Tensor out = empty(op.shape, x.dtype(), x.device());
   run_gather(op, out);
@@ -261,7 +264,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor idx = as_long_index(index, "gather");
   int64_t d = wrap_dim(dim, x.dim());
   IndexedOp op = along_dim_elementwise(x, d, idx, "gather", nullptr);
-  check_range(idx, x.dim() == 0 ? 1 : x.sizes()[d], d);
+  check_range(idx, x.dim() == 0 ? 1 : x.sizes()[d], d, false);
   Tensor out = empty(op.shape, x.dtype(), x.device());
   run_gather(op, out);
   return idx.dim() == 0 ? out.as_view({}, {}, 0) : out;
@@ -274,7 +277,7 @@ void scatter_(const Tensor& self, int64_t dim, const Tensor& index, const Tensor
   Tensor src = to_dtype(src0, self.dtype());
   if (src.dim() == 0 && src0.is_wrapped_number()) src = expand(src, idx.sizes());
   IndexedOp op = along_dim_elementwise(self, d, idx, accumulate ? "scatter_add" : "scatter", &src);
-  check_range(idx, self.dim() == 0 ? 1 : self.sizes()[d], d);
+  check_range(idx, self.dim() == 0 ? 1 : self.sizes()[d], d, false);
   Tensor sv = src.dim() == 0 ? src.as_view({1}, {1}, src.offset()) : src;
   // src may be larger than index: only its leading index-shaped block is used
   Tensor s = sv.as_view(op.shape, sv.strides(), sv.offset());
@@ -287,7 +290,7 @@ void index_add_(const Tensor& self, int64_t dim, const Tensor& index, const Tens
   Tensor idx = index_vector(index, "index_add");
   Tensor sv = self.dim() == 0 ? self.as_view({1}, {1}, self.offset()) : self;
   int64_t d = wrap_dim(dim, self.dim());
-  check_range(idx, sv.sizes()[d], d);
+  check_range(idx, sv.sizes()[d], d, false);
   Tensor src = to_dtype(src0, self.dtype());
   if (alpha != 1.0) src = binary(BinaryOp::mul, src, scalar_tensor(alpha, self.dtype()));
   IndexedOp op = along_dim(sv, d, idx);
@@ -303,7 +306,7 @@ void index_fill_(const Tensor& self, int64_t dim, const Tensor& index, const Ten
   Tensor idx = index_vector(index, "index_fill");
   Tensor sv = self.dim() == 0 ? self.as_view({1}, {1}, self.offset()) : self;
   int64_t d = wrap_dim(dim, self.dim());
-  check_range(idx, sv.sizes()[d], d);
+  check_range(idx, sv.sizes()[d], d, false);
   IndexedOp op = along_dim(sv, d, idx);
   Tensor v = expand(to_dtype(value, self.dtype()), op.shape);
   run_scatter(op, v, false);

@@ -90,9 +90,11 @@ ReduceOp combiner(ReduceOp op) {
   }
 }
 
+// The work split depends only on the shapes, never on the thread count, so results are bit-identical
+// with any number of threads: either each output is reduced whole by one task (split over a kept dim), or
+// the reduced dim is cut into a size-determined number of chunks whose partials are combined in order.
 void run_reduce(ReduceOp op, const Tensor& acc, const Tensor& x, const Mask& m) {
-  const int nthreads = get_num_threads();
-  if (nthreads == 1 || x.numel() < 2 * kGrainSize || in_parallel_region()) {
+  if (x.numel() < 2 * kGrainSize) {
     cpu::reduce_into(op, acc, x);
     return;
   }
@@ -105,7 +107,7 @@ void run_reduce(ReduceOp op, const Tensor& acc, const Tensor& x, const Mask& m) 
       if (kept < 0 || s > x.sizes()[kept]) kept = d;
     }
   }
-  if (kept >= 0 && x.sizes()[kept] >= nthreads) {
+  if (kept >= 0 && x.sizes()[kept] >= 8) {
     parallel_for(0, x.sizes()[kept], 1, [&](int64_t b, int64_t e) {
       cpu::reduce_into(op, narrow(acc, kept, b, e - b), narrow(x, kept, b, e - b));
     });
@@ -116,7 +118,7 @@ void run_reduce(ReduceOp op, const Tensor& acc, const Tensor& x, const Mask& m) 
     return;
   }
   const int64_t n = x.sizes()[red];
-  const int64_t chunks = std::min<int64_t>(nthreads, n);
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>({64, n, x.numel() / (int64_t(1) << 18)}));
   std::vector<Tensor> partial(static_cast<size_t>(chunks));
   for (auto& p : partial) {
     p = empty(acc.sizes(), acc.dtype());

@@ -39,6 +39,9 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 class _Formatter:
+    """Chooses integer / fixed / scientific notation from the nonzero finite values (PyTorch's rules) and
+    pads every element to the widest of those."""
+
     def __init__(self, values, floating):
         self.floating = floating
         self.int_mode = True
@@ -47,34 +50,39 @@ class _Formatter:
         if not floating:
             self.width = max((len(str(v)) for v in values), default=1)
             return
-        finite = values[np.isfinite(values)]
-        nonzero = np.abs(finite[finite != 0])
-        if finite.size:
-            self.int_mode = bool(np.all(finite == np.ceil(finite)))
-        if nonzero.size:
-            lo, hi = float(nonzero.min()), float(nonzero.max())
-            if self.int_mode:
-                self.sci_mode = hi > 1e8
+        vals = values[np.isfinite(values) & (values != 0)]
+        if vals.size == 0:
+            return
+        absv = np.abs(vals)
+        lo, hi = float(absv.min()), float(absv.max())
+        self.int_mode = bool(np.all(vals == np.ceil(vals)))
+        p = PRINT_OPTS.precision
+        if self.int_mode:
+            if hi / lo > 1000.0 or hi > 1.0e8:
+                self.sci_mode = True
+                self.width = max(len("{:.{}e}".format(v, p)) for v in vals.tolist())
             else:
-                self.sci_mode = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
+                self.width = max(len("{:.0f}".format(v)) + 1 for v in vals.tolist())
+        elif hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
+            self.sci_mode = True
+            self.width = max(len("{:.{}e}".format(v, p)) for v in vals.tolist())
+        else:
+            self.width = max(len("{:.{}f}".format(v, p)) for v in vals.tolist())
         if PRINT_OPTS.sci_mode is not None:
             self.sci_mode = PRINT_OPTS.sci_mode
-        self.width = max((len(self._fmt(v)) for v in values), default=1)
-
-    def _fmt(self, v):
-        if not self.floating:
-            return str(v)
-        if not math.isfinite(v):
-            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        p = PRINT_OPTS.precision
-        if self.sci_mode:
-            return "{:.{}e}".format(v, p)
-        if self.int_mode:
-            return "{:.0f}.".format(v)
-        return "{:.{}f}".format(v, p)
 
     def format(self, v):
-        return self._fmt(v).rjust(self.width)
+        if not self.floating:
+            s = str(v)
+        elif self.sci_mode:
+            s = "{:.{}e}".format(v, PRINT_OPTS.precision)
+        elif self.int_mode:
+            s = "{:.0f}".format(v)
+            if math.isfinite(v):
+                s += "."
+        else:
+            s = "{:.{}f}".format(v, PRINT_OPTS.precision)
+        return s.rjust(self.width)
 
 
 def _gather_values(arr, summarize, edge):
@@ -103,7 +111,8 @@ def _to_str(arr, fmt, indent, summarize, edge):
     n = arr.shape[0]
     if arr.ndim == 1:
         if summarize and n > 2 * edge:
-            items = [fmt.format(v) for v in arr[:edge].tolist()] + ["..."] + [fmt.format(v) for v in arr[-edge:].tolist()]
+            items = [fmt.format(v) for v in arr[:edge].tolist()] + [" ..."] + [
+                fmt.format(v) for v in arr[-edge:].tolist()]
         else:
             items = [fmt.format(v) for v in arr.tolist()]
         per_line = max(1, (PRINT_OPTS.linewidth - indent) // (fmt.width + 2))

@@ -35,13 +35,16 @@ def needs_grad(*args):
     return False
 
 
-def dims(dim):
-    """dim=None -> [] (all), int -> [int], sequence -> list."""
+def dims(dim, op="reduction"):
+    """dim=None -> [] (all), int -> [int], sequence of ints -> list."""
     if dim is None:
         return []
-    if isinstance(dim, numbers.Integral):
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
         return [int(dim)]
-    return [int(d) for d in dim]
+    if isinstance(dim, (tuple, list)) and all(isinstance(d, numbers.Integral) for d in dim):
+        return [int(d) for d in dim]
+    raise TypeError("%s(): argument 'dim' must be an int, a tuple of ints or None, not %s"
+                    % (op, type(dim).__name__))
 
 
 def check_tensor(x, op, arg="input"):

@@ -89,13 +89,8 @@ def _rmatmul_op(self, other):
     return matmul(other, self)
 
 
-def _imatmul_op(self, other):
-    return self.copy_(matmul(self, other))
-
-
 Tensor.__matmul__ = _matmul_op
 Tensor.__rmatmul__ = _rmatmul_op
-Tensor.__imatmul__ = _imatmul_op
 
 
 @export

@@ -13,7 +13,7 @@ from .. import _C
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
-from ._util import export, is_number, method, needs_grad, write_out
+from ._util import check_tensor, export, is_number, method, needs_grad, write_out
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -69,16 +69,24 @@ class _Fill(Function):
 
 
 def _check_leaf_inplace(t):
+    """Raises before any data is written, like PyTorch, for in-place ops on (views of) leaves needing grad."""
     if t._grad_fn is None and t._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = t._base
+    if base is not None and base._grad_fn is None and base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 def inplace_via(self, compute):
     """In-place op under autograd: compute(old_self) out of place on a clone of self, then copy the result
-    back into self (so saved copies of the old value stay valid)."""
+    back into self (so saved copies of the old value stay valid). The node is named after the op."""
     _check_leaf_inplace(self)
     result = compute(self.clone() if self._requires_grad else self)
-    return _CopyInto.apply(self, result)
+    out = _CopyInto.apply(self, result)
+    inner = result._grad_fn
+    if inner is not None and out._grad_fn is not None:
+        out._grad_fn.__dict__["_display"] = inner.name()
+    return out
 
 
 # ---------------------------------------------------------------------------------------- unary ops
@@ -734,10 +742,14 @@ def _div_mode(a, b, rounding_mode):
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        q = trunc(true_divide(a, b))
         a_int = isinstance(a, Tensor) and not a.dtype.is_floating_point or isinstance(a, int)
         b_int = isinstance(b, Tensor) and not b.dtype.is_floating_point or isinstance(b, int)
-        return q.to(_C.result_type(a, b)) if a_int and b_int else q
+        if a_int and b_int:
+            # exact integer arithmetic: floor division, then round negative inexact quotients toward zero
+            q = floor_divide(a, b)
+            inexact = logical_and(q < 0, (q * b) != a)
+            return q + inexact.to(q.dtype)
+        return trunc(true_divide(a, b))
     raise ValueError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '%s'"
                      % rounding_mode)
 
@@ -1032,6 +1044,7 @@ class Clone(Function):
 @export
 def clone(input, *, memory_format=None):
     """A copy of input (differentiable)."""
+    check_tensor(input, "clone")
     return Clone.apply(input) if _state.enabled and input._requires_grad else _C.clone(input)
 
 
@@ -1052,6 +1065,7 @@ def _copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         raise TypeError("copy_(): argument 'src' must be Tensor, not %s" % type(src).__name__)
     if _state.enabled and (self._requires_grad or src._requires_grad):
+        _check_leaf_inplace(self)
         return _CopyInto.apply(self, src)
     _C.copy_(self, src)
     return self
@@ -1216,3 +1230,33 @@ Tensor.__le__ = _binop(lambda s, o: _C.le(s, o))
 Tensor.__gt__ = _binop(lambda s, o: _C.gt(s, o))
 Tensor.__ge__ = _binop(lambda s, o: _C.ge(s, o))
 Tensor.__hash__ = lambda self: id(self)
+
+
+def _shift_operands(a, b, name):
+    for v in (a, b):
+        if (isinstance(v, Tensor) and v.dtype.is_floating_point) or isinstance(v, float):
+            raise RuntimeError("\"%s\" not implemented for floating point tensors" % name)
+
+
+@export
+def bitwise_left_shift(input, other):
+    """input << other for integer tensors (as multiplication by 2**other, wrapping like C)."""
+    _shift_operands(input, other, "lshift")
+    return _C.mul(input, _C.pow(2, other))
+
+
+@export
+def bitwise_right_shift(input, other):
+    """input >> other for integer tensors (arithmetic shift: floor division by 2**other)."""
+    _shift_operands(input, other, "rshift")
+    return _C.floor_divide(input, _C.pow(2, other))
+
+
+Tensor.__lshift__ = _binop(bitwise_left_shift)
+Tensor.__rshift__ = _binop(bitwise_right_shift)
+Tensor.__rlshift__ = _rbinop(bitwise_left_shift)
+Tensor.__rrshift__ = _rbinop(bitwise_right_shift)
+Tensor.__ilshift__ = _binop(lambda s, o: s.copy_(bitwise_left_shift(s, o)))
+Tensor.__irshift__ = _binop(lambda s, o: s.copy_(bitwise_right_shift(s, o)))
+method("bitwise_left_shift", bitwise_left_shift)
+method("bitwise_right_shift", bitwise_right_shift)

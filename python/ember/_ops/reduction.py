@@ -8,7 +8,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import dims as _dims
-from ._util import export, method, needs_grad, write_out
+from ._util import check_tensor, export, method, needs_grad, write_out
 
 
 def _wrap(d, ndim):
@@ -80,14 +80,15 @@ def _dtype_arg(dtype):
 
 def _reduce_api(fn_cls, cop, name):
     def op(input, dim=None, keepdim=False, *, dtype=None, out=None):
-        dl = _dims(dim)
+        check_tensor(input, name)
+        dl = _dims(dim, name)
         dtype = _dtype_arg(dtype)
         r = fn_cls.apply(input, dl, keepdim, dtype) if _state.enabled and input._requires_grad else cop(
             input, dl, keepdim, dtype)
         return r if out is None else write_out(out, r)
 
     def meth(self, dim=None, keepdim=False, *, dtype=None):
-        dl = _dims(dim)
+        dl = _dims(dim, name)
         if dtype is not None:
             dtype = _dtype_arg(dtype)
         if _state.enabled and self._requires_grad:
@@ -683,3 +684,30 @@ for _n, _f in [("sort", sort), ("argsort", argsort), ("msort", msort), ("topk", 
 def cat(tensors, dim=0):
     from .shape import cat as _cat
     return _cat(tensors, dim)
+
+
+class SumTo(Function):
+    """Sums broadcast dims away so the result has `shape` (the reverse of expand)."""
+
+    @staticmethod
+    def forward(x, shape):
+        return _C.sum_to(x, shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.shape = inputs[0]._shape
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.expand(ctx.shape), None
+
+
+def sum_to_size(x, shape):
+    shape = tuple(shape)
+    if x._shape == shape:
+        return x
+    return SumTo.apply(x, shape) if needs_grad(x) else _C.sum_to(x, shape)
+
+
+method("sum_to_size", lambda self, *size: sum_to_size(self, size[0] if len(size) == 1 and not isinstance(
+    size[0], numbers.Integral) else size))

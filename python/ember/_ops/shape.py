@@ -7,7 +7,7 @@ from .. import _C
 from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
-from ._util import export, method, needs_grad, write_out
+from ._util import check_tensor, export, method, needs_grad, write_out
 
 
 def _mark_view(out, x):
@@ -75,27 +75,32 @@ method("reshape_as", lambda self, other: _reshape(self, other._shape))
 @export
 def reshape(input, shape):
     """input with a new shape (a view when strides allow, else a copy)."""
+    check_tensor(input, "reshape")
     return _reshape(input, tuple(shape))
 
 
 @export
 def flatten(input, start_dim=0, end_dim=-1):
+    check_tensor(input, "flatten")
     return _flatten(input, int(start_dim), int(end_dim))
 
 
 @export
 def unflatten(input, dim, sizes):
+    check_tensor(input, "unflatten")
     return _unflatten(input, int(dim), tuple(sizes))
 
 
 @export
 def ravel(input):
+    check_tensor(input, "ravel")
     return _reshape(input, (-1,))
 
 
 @export
 def squeeze(input, dim=None):
     """Removes size-1 dims (all, or the given ones)."""
+    check_tensor(input, "squeeze")
     if dim is None:
         return _squeeze_all(input)
     if isinstance(dim, numbers.Integral):
@@ -106,6 +111,7 @@ def squeeze(input, dim=None):
 @export
 def unsqueeze(input, dim):
     """Inserts a size-1 dim at position dim."""
+    check_tensor(input, "unsqueeze")
     return _unsqueeze(input, int(dim))
 
 
@@ -160,6 +166,7 @@ class Transpose(Function):
 @export
 def permute(input, dims):
     """A view with dims reordered."""
+    check_tensor(input, "permute")
     dims = tuple(dims)
     out = Permute.apply(input, dims) if _state.enabled and input._requires_grad else _C.permute(input, dims)
     return _mark_view(out, input)
@@ -168,6 +175,7 @@ def permute(input, dims):
 @export
 def transpose(input, dim0, dim1):
     """A view with dims dim0 and dim1 swapped."""
+    check_tensor(input, "transpose")
     out = Transpose.apply(input, dim0, dim1) if _state.enabled and input._requires_grad else _C.transpose(
         input, dim0, dim1)
     return _mark_view(out, input)
@@ -176,6 +184,7 @@ def transpose(input, dim0, dim1):
 @export
 def t(input):
     """Transpose of a matrix (0-D and 1-D tensors are returned as they are)."""
+    check_tensor(input, "t")
     if input.dim() > 2:
         raise RuntimeError("t() expects a tensor with <= 2 dimensions, but self is %dD" % input.dim())
     return transpose(input, 0, 1) if input.dim() == 2 else _mark_view(_C.alias(input) if not (
@@ -185,6 +194,7 @@ def t(input):
 @export
 def movedim(input, source, destination):
     """Moves dims from source positions to destination positions."""
+    check_tensor(input, "movedim")
     nd = input.dim()
     src = [source] if isinstance(source, numbers.Integral) else list(source)
     dst = [destination] if isinstance(destination, numbers.Integral) else list(destination)
@@ -330,12 +340,14 @@ def _region(x, name, args, overlapping=False):
 @export
 def select(input, dim, index):
     """The slice at index along dim (removes dim)."""
+    check_tensor(input, "select")
     return _region(input, "select", (int(dim), int(index)))
 
 
 @export
 def narrow(input, dim, start, length):
     """length elements from start along dim (a view)."""
+    check_tensor(input, "narrow")
     if isinstance(start, Tensor):
         start = int(start.item())
     return _region(input, "narrow", (int(dim), int(start), int(length)))
@@ -370,6 +382,7 @@ method("as_strided", as_strided)
 @export
 def unbind(input, dim=0):
     """Tuple of all slices along dim."""
+    check_tensor(input, "unbind")
     n = input._shape[dim] if input.dim() else 0
     if input.dim() == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
@@ -597,6 +610,7 @@ class Flip(Function):
 @export
 def flip(input, dims):
     """Reverses the order of elements along dims (a copy)."""
+    check_tensor(input, "flip")
     dims = (int(dims),) if isinstance(dims, numbers.Integral) else tuple(dims)
     return Flip.apply(input, dims) if needs_grad(input) else _C.flip(input, dims)
 
@@ -619,6 +633,7 @@ method("flipud", flipud)
 @export
 def roll(input, shifts, dims=None):
     """Rotates elements along dims by shifts (flattened when dims is None)."""
+    check_tensor(input, "roll")
     if dims is None:
         return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
     shifts = [shifts] if isinstance(shifts, numbers.Integral) else list(shifts)
@@ -676,6 +691,7 @@ class Tril(Function):
 @export
 def tril(input, diagonal=0, *, out=None):
     """Lower triangle (elements j <= i + diagonal); the rest zero."""
+    check_tensor(input, "tril")
     r = Tril.apply(input, int(diagonal), False) if needs_grad(input) else _C.tril(input, int(diagonal))
     return r if out is None else write_out(out, r)
 
@@ -683,6 +699,7 @@ def tril(input, diagonal=0, *, out=None):
 @export
 def triu(input, diagonal=0, *, out=None):
     """Upper triangle (elements j >= i + diagonal); the rest zero."""
+    check_tensor(input, "triu")
     r = Tril.apply(input, int(diagonal), True) if needs_grad(input) else _C.triu(input, int(diagonal))
     return r if out is None else write_out(out, r)
 
@@ -696,6 +713,7 @@ method("triu_", lambda self, diagonal=0: self.copy_(triu(self, diagonal)))
 @export
 def diag(input, diagonal=0):
     """1-D input: a square matrix with input on a diagonal; 2-D input: that diagonal as a 1-D tensor."""
+    check_tensor(input, "diag")
     if input.dim() == 1:
         n = input.numel() + builtins.abs(diagonal)
         from .creation import zeros

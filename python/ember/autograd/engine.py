@@ -3,6 +3,7 @@
 Each node runs once, after every node that feeds it a gradient has run (dependency counting). Gradients
 arriving at the same node input are summed; gradients reaching leaves are accumulated into ``.grad`` (or
 captured, for ``autograd.grad``). Saved tensors are freed as nodes finish unless ``retain_graph``.
+The loop is written for speed: it is the per-node overhead every training step pays.
 """
 from .. import _C
 from .function import AccumulateGrad, _grad_accumulator
@@ -19,26 +20,20 @@ def _root_edge(t):
     return None, 0
 
 
-def _check_grad(node, nr, g):
-    """Makes g match the metadata of the output it is the gradient of (sum broadcast dims, cast dtype)."""
-    meta = node._out_meta[nr] if node._out_meta is not None and nr < len(node._out_meta) else None
-    if meta is None:
-        return g
+def _fix_grad(node, g, meta):
+    """Makes g match the output it is the gradient of: sums broadcast dims, casts the dtype."""
     shape, dtype = meta
     gshape = g._shape
     if gshape != shape:
         try:
-            g = _C.sum_to(g, shape)
+            # differentiable when building a graph (create_graph=True)
+            g = g.sum_to_size(shape) if _state.enabled else _C.sum_to(g, shape)
         except RuntimeError:
             raise RuntimeError("Function %s returned an invalid gradient - got %s but expected shape compatible "
                                "with %s" % (node.name(), list(gshape), list(shape))) from None
     if g.dtype is not dtype:
-        g = _Tensor_to(g, dtype)
+        g = g.to(dtype)
     return g
-
-
-def _Tensor_to(g, dtype):
-    return g.to(dtype)
 
 
 def _accumulate(acc, g, create_graph):
@@ -65,6 +60,46 @@ def _accumulate(acc, g, create_graph):
             fn(var)
 
 
+def _graph(roots):
+    """Dependency counts (incoming edges) of every node reachable from roots, and the nodes in DFS order."""
+    deps = {}
+    order = []
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        for nxt, _ in n.next_functions:
+            if nxt is None:
+                continue
+            c = deps.get(nxt)
+            if c is None:
+                deps[nxt] = 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+            else:
+                deps[nxt] = c + 1
+    return deps, order
+
+
+def _needed(order, target_nodes):
+    """Nodes with a path to some target (only these must run for autograd.grad)."""
+    needed = set(target_nodes)
+    changed = True
+    while changed:
+        changed = False
+        for n in order:
+            if n in needed:
+                continue
+            for nxt, _ in n.next_functions:
+                if nxt is not None and nxt in needed:
+                    needed.add(n)
+                    changed = True
+                    break
+    return needed
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, allow_unused=False,
                  accumulate=True):
     """Backpropagates grad_tensors from tensors. With inputs: returns their gradients (autograd.grad) when
@@ -77,8 +112,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                                % len(roots))
         roots.append((node, nr, g))
 
-    # targets: (node, nr) -> input index, for inputs given to grad()/backward(inputs=...)
-    targets = None
+    targets = target_nodes = None
     if inputs is not None:
         targets = {}
         for i, t in enumerate(inputs):
@@ -88,41 +122,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             targets[(node, nr)] = i
         target_nodes = {n for n, _ in targets}
 
-    # dependency counts over the reachable graph
-    deps = {}
-    order = []
-    seen = set()
-    stack = [n for n, _, _ in roots]
-    for n in stack:
-        seen.add(n)
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        for nxt, _ in n.next_functions:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-
-    needed = None
-    if targets is not None:
-        # only nodes with a path to a target need to run
-        needed = set(target_nodes)
-        changed = True
-        while changed:
-            changed = False
-            for n in order:
-                if n in needed:
-                    continue
-                for nxt, _ in n.next_functions:
-                    if nxt is not None and nxt in needed:
-                        needed.add(n)
-                        changed = True
-                        break
-
+    deps, order = _graph([n for n, _, _ in roots])
+    needed = _needed(order, target_nodes) if targets is not None else None
     captured = [None] * len(inputs) if inputs is not None else None
+
     buffers = {}
     for node, nr, g in roots:
         buf = buffers.get(node)
@@ -130,53 +133,66 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             buf = buffers[node] = [None] * max(len(node._out_meta or ()), nr + 1)
         buf[nr] = g if buf[nr] is None else buf[nr] + g
     ready = [n for n in buffers if deps.get(n, 0) == 0]
+    pop = ready.pop
+    push = ready.append
 
     prev = _state.enabled
     _state.enabled = bool(create_graph)
     try:
         while ready:
-            node = ready.pop()
+            node = pop()
             grads = buffers.pop(node, None)
-            if grads is not None and targets is not None:
-                for nr, g in enumerate(grads):
-                    i = targets.get((node, nr))
-                    if i is not None and g is not None:
-                        captured[i] = g if captured[i] is None else captured[i] + g
-            run = grads is not None and any(g is not None for g in grads)
-            if needed is not None and node not in needed:
-                run = False
-            if type(node) is AccumulateGrad:
-                if run and accumulate and (targets is None or node in target_nodes):
-                    _accumulate(node, grads[0], create_graph)
-                continue
-            results = ()
-            if run:
-                thooks = node._tensor_pre_hooks
-                if thooks:
-                    for nr, hooks in thooks.items():
+            results = None
+            if grads is not None and (needed is None or node in needed):
+                if targets is not None:
+                    for nr, g in enumerate(grads):
+                        i = targets.get((node, nr))
+                        if i is not None and g is not None:
+                            captured[i] = g if captured[i] is None else captured[i] + g
+                if node.__class__ is AccumulateGrad:
+                    if accumulate and (target_nodes is None or node in target_nodes) and grads[0] is not None:
+                        _accumulate(node, grads[0], create_graph)
+                    continue
+                if node._tensor_pre_hooks:
+                    for nr, hooks in node._tensor_pre_hooks.items():
                         if nr < len(grads) and grads[nr] is not None:
                             for fn in list(hooks.values()):
                                 r = fn(grads[nr])
                                 if r is not None:
                                     grads[nr] = r
-                results = node._run(grads)
-                if not retain_graph:
-                    node._release()
-            for i, (nxt, nr) in enumerate(node.next_functions):
-                if nxt is None:
-                    continue
-                g = results[i] if i < len(results) else None
-                if g is not None:
-                    g = _check_grad(nxt, nr, g)
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * len(nxt._out_meta or ((),))
-                    old = buf[nr]
-                    buf[nr] = g if old is None else old + g
-                left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    ready.append(nxt)
+                if (node._pre_hooks is None and node._post_hooks is None and None not in grads and
+                        node._materialize):
+                    results = node._forward_cls.backward(node, *grads)
+                    if type(results) is not tuple:
+                        results = (results,)
+                    if len(results) != len(node.next_functions):
+                        results = node._check_count(results)
+                else:
+                    results = node._run(grads)
+                if not retain_graph and node._saved is not None:
+                    node._saved = None
+                    node._released = True
+            i = 0
+            for nxt, nr in node.next_functions:
+                if nxt is not None:
+                    if results is not None:
+                        g = results[i]
+                        if g is not None:
+                            meta = nxt._out_meta[nr]
+                            if meta is not None and (g.dtype is not meta[1] or g._shape != meta[0]):
+                                g = _fix_grad(node, g, meta)
+                            buf = buffers.get(nxt)
+                            if buf is None:
+                                buf = buffers[nxt] = [None] * len(nxt._out_meta)
+                                buf[nr] = g
+                            else:
+                                old = buf[nr]
+                                buf[nr] = g if old is None else old + g
+                    left = deps[nxt] - 1
+                    deps[nxt] = left
+                    if left == 0:
+                        push(nxt)
+                i += 1
     finally:
         _state.enabled = prev
 

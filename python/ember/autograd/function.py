@@ -90,7 +90,8 @@ class Node:
 
     # ---------------------------------------------------------------- graph API
     def name(self):
-        return type(self).__name__
+        d = self.__dict__
+        return d["_display"] if "_display" in d else type(self).__name__
 
     def __repr__(self):
         return "<%s object at %#x>" % (self.name(), id(self))
@@ -132,19 +133,22 @@ class Node:
         result = self._forward_cls.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
-        n = len(self.next_functions)
-        if len(result) != n:
-            if len(result) > n and all(r is None for r in result[n:]):
-                result = result[:n]
-            else:
-                raise RuntimeError("function %s returned an incorrect number of gradients (expected %d, got %d)"
-                                   % (self.name(), n, len(result)))
+        if len(result) != len(self.next_functions):
+            result = self._check_count(result)
         if self._post_hooks:
             for fn in list(self._post_hooks.values()):
                 r = fn(result, tuple(grads))
                 if r is not None:
                     result = tuple(r)
         return result
+
+    def _check_count(self, result):
+        """backward must return one gradient per forward input; extra trailing Nones are allowed."""
+        n = len(self.next_functions)
+        if len(result) > n and all(r is None for r in result[n:]):
+            return result[:n]
+        raise RuntimeError("function %s returned an incorrect number of gradients (expected %d, got %d)"
+                           % (self.name(), n, len(result)))
 
     def _release(self):
         if self._saved is not None:
@@ -274,18 +278,16 @@ def _record(cls, args):
     for a in args:
         if isinstance(a, _Tensor) and a._requires_grad:
             fn = a._grad_fn
-            if fn is None:
-                next_fns.append((_grad_accumulator(a), 0))
-            else:
-                next_fns.append((fn, a._output_nr))
+            next_fns.append((_grad_accumulator(a), 0) if fn is None else (fn, a._output_nr))
             needs.append(True)
         else:
-            next_fns.append((None, 0))
+            next_fns.append(_NO_EDGE)
             needs.append(False)
     node.next_functions = tuple(next_fns)
     node.needs_input_grad = tuple(needs)
     node._saved = None
-    _state.enabled = False
+    state = _state
+    state.enabled = False
     try:
         if cls._uses_setup_context:
             out = cls.forward(*args)
@@ -293,8 +295,39 @@ def _record(cls, args):
         else:
             out = cls.forward(node, *args)
     finally:
-        _state.enabled = True
+        state.enabled = True
+    if type(out) is _Tensor and node._dirty is None and node._non_diff is None:
+        # the common case, inlined: one fresh output
+        for a in args:
+            if out is a:
+                out = _C.alias(out)
+                break
+        node._out_meta = (_C._attach(out, node, 0),)
+        saved = node._saved
+        if saved is not None:
+            versions = []
+            out_idx = None
+            for j, t in enumerate(saved):
+                if t is None:
+                    versions.append(0)
+                    continue
+                if t is out:
+                    # keep an alias without grad_fn: a node must not keep its own output alive
+                    if out_idx is None:
+                        out_idx = [-1] * len(saved)
+                        saved = list(saved)
+                    out_idx[j] = 0
+                    saved[j] = t = _C.alias(out)
+                versions.append(t._version)
+            if out_idx is not None:
+                node._saved = tuple(saved)
+                node._saved_out = tuple(out_idx)
+            node._saved_versions = versions
+        return out
     return _wrap_outputs(node, args, out)
+
+
+_NO_EDGE = (None, 0)
 
 
 def _wrap_outputs(node, args, out):
@@ -433,6 +466,23 @@ class _ViewOfRebasedFn:
 
 
 _ViewOfRebased._forward_cls = _ViewOfRebasedFn
+
+
+def _refresh_view(view):
+    """The view's storage changed since its history was made: rebuild it as a view of the base's current
+    history (called from C when a stale view's grad_fn or requires_grad is read)."""
+    base = view._base
+    edge = (base._grad_fn, base._output_nr) if base._grad_fn is not None else (_grad_accumulator(base), 0)
+    vn = _ViewOfRebased()
+    vn._base_geom = (base._shape, base.stride(), base.storage_offset(), base.dtype)
+    vn._view_geom = (view._shape, view.stride(), view.storage_offset())
+    vn.next_functions = (edge,)
+    vn.needs_input_grad = (True,)
+    vn._saved = None
+    vn._out_meta = (_C._attach(view, vn, 0),)
+
+
+_C._set_view_refresh(_refresh_view)
 
 
 def _rebase_view(view, fn_node, out_index):

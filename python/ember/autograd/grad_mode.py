@@ -26,21 +26,24 @@ class _DecoratorContextManager:
             @functools.wraps(func)
             def generator(*args, **kwargs):
                 gen = func(*args, **kwargs)
-                with self.clone():
-                    response = gen.send(None)
-                while True:
-                    try:
-                        request = yield response
-                    except GeneratorExit:
-                        with self.clone():
-                            gen.close()
-                        raise
-                    except BaseException:
-                        with self.clone():
-                            response = gen.throw(*__import__("sys").exc_info())
-                    else:
-                        with self.clone():
-                            response = gen.send(request)
+                try:
+                    with self.clone():
+                        response = gen.send(None)
+                    while True:
+                        try:
+                            request = yield response
+                        except GeneratorExit:
+                            with self.clone():
+                                gen.close()
+                            raise
+                        except BaseException as e:
+                            with self.clone():
+                                response = gen.throw(e)
+                        else:
+                            with self.clone():
+                                response = gen.send(request)
+                except StopIteration as e:
+                    return e.value
             return generator
 
         @functools.wraps(func)
@@ -92,8 +95,13 @@ class set_grad_enabled(_DecoratorContextManager):
         self.mode = bool(mode)
         _state.enabled = self.mode
 
+    def __call__(self, func):
+        # used as a decorator: the mode applies inside func only, so undo what __init__ did
+        _state.enabled = self.prev
+        return super().__call__(func)
+
     def __enter__(self):
-        pass
+        _state.enabled = self.mode
 
     def __exit__(self, *exc):
         _state.enabled = self.prev

@@ -2,7 +2,6 @@
 import warnings
 
 from .. import _C
-from .grad_mode import no_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -36,13 +35,13 @@ def _numerical_jacobian(fn, inputs, diff_inputs, outputs, eps):
         shape = tuple(x.shape)
         for k in range(n):
             idx = tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
-            with no_grad():
-                orig = float(_C.item(_C.getitem(data, idx)))
-                _C.setitem_(data, idx, orig + eps, False)
-                plus = [o.detach().double().reshape(-1).numpy().copy() for o in _outputs(fn, inputs)]
-                _C.setitem_(data, idx, orig - eps, False)
-                minus = [o.detach().double().reshape(-1).numpy().copy() for o in _outputs(fn, inputs)]
-                _C.setitem_(data, idx, orig, False)
+            # fn runs with grad mode as the caller has it: it may itself differentiate (gradgradcheck)
+            orig = float(_C.item(_C.getitem(data, idx)))
+            _C.setitem_(data, idx, orig + eps, False)
+            plus = [o.detach().double().reshape(-1).numpy().copy() for o in _outputs(fn, inputs)]
+            _C.setitem_(data, idx, orig - eps, False)
+            minus = [o.detach().double().reshape(-1).numpy().copy() for o in _outputs(fn, inputs)]
+            _C.setitem_(data, idx, orig, False)
             for j in range(len(outputs)):
                 cols[j][k] = (plus[j] - minus[j]) / (2 * eps)
         jac.append(cols)
