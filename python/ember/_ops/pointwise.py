@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _C
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
 from ._util import check_tensor, export, is_number, method, needs_grad, write_out
 
@@ -209,12 +209,12 @@ def _make_unary_api(name, fn_cls):
     def op(input, *, out=None):
         if not isinstance(input, Tensor):
             raise TypeError("%s(): argument 'input' (position 1) must be Tensor, not %s" % (name, type(input).__name__))
-        r = fn_cls.apply(input) if _state.enabled and input._requires_grad else cop(input)
+        r = _record(fn_cls, (input,)) if _state.enabled and input._requires_grad else cop(input)
         return r if out is None else write_out(out, r)
 
     def meth(self):
         if _state.enabled and self._requires_grad:
-            return fn_cls.apply(self)
+            return _record(fn_cls, (self,))
         return cop(self)
 
     def inplace(self):
@@ -390,10 +390,15 @@ method("nan_to_num_", lambda self, nan=0.0, posinf=None, neginf=None: _param_inp
 
 
 def _operands(ctx, inputs):
-    """Saves tensor operands for backward; numbers are kept as attributes."""
+    """Saves tensor operands for backward; numbers are kept as attributes (the class default is none)."""
     a, b = inputs[0], inputs[1]
-    ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)
-    ctx.nums = (None if isinstance(a, Tensor) else a, None if isinstance(b, Tensor) else b)
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    ctx.save_for_backward(a if ta else None, b if tb else None)
+    if not (ta and tb):
+        ctx.nums = (None if ta else a, None if tb else b)
+
+
+_NO_NUMS = (None, None)
 
 
 def _load(ctx):
@@ -433,10 +438,11 @@ class Mul(Function):
     def setup_context(ctx, inputs, out):
         a, b = inputs
         need = ctx.needs_input_grad
+        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
         # keep only what the requested gradients need
-        ctx.save_for_backward(a if need[1] and isinstance(a, Tensor) else None,
-                              b if need[0] and isinstance(b, Tensor) else None)
-        ctx.nums = (None if isinstance(a, Tensor) else a, None if isinstance(b, Tensor) else b)
+        ctx.save_for_backward(a if need[1] and ta else None, b if need[0] and tb else None)
+        if not (ta and tb):
+            ctx.nums = (None if ta else a, None if tb else b)
 
     @staticmethod
     def backward(ctx, g):
@@ -661,6 +667,9 @@ class FloorDivide(Function):
     def backward(ctx, g):
         return tuple(_C.zeros_meta(m) if m is not None and m[1].is_floating_point else None for m in ctx.meta)
 
+
+for _cls in (Mul, Div, Pow, Atan2, Hypot, Remainder, Fmod, Copysign, Logaddexp, Xlogy):
+    _cls._backward_cls.nums = _NO_NUMS
 
 _BINARY = {"add": Add, "sub": Sub, "mul": Mul, "div": Div, "pow": Pow, "maximum": Maximum, "minimum": Minimum,
            "fmax": Fmax, "fmin": Fmin, "atan2": Atan2, "hypot": Hypot, "remainder": Remainder, "fmod": Fmod,
@@ -1157,11 +1166,11 @@ def _fast_binop(name, fn_cls):
         t = type(other)
         if t is float or t is int:
             if _state.enabled and self._requires_grad:
-                return fn_cls.apply(self, other)
+                return _record(fn_cls, (self, other))
             return cop(self, other)
         if isinstance(other, Tensor):
             if _state.enabled and (self._requires_grad or other._requires_grad):
-                return fn_cls.apply(self, other)
+                return _record(fn_cls, (self, other))
             return cop(self, other)
         if isinstance(other, numbers.Number):
             return fn_cls.apply(self, other) if _state.enabled and self._requires_grad else cop(self, other)

@@ -23,11 +23,10 @@ def _set_tensor_class(cls):
 class Node:
     """A node of the autograd graph (what ``tensor.grad_fn`` returns)."""
 
-    __slots__ = ("next_functions", "needs_input_grad", "_saved", "_saved_versions", "_out_meta", "__dict__",
-                 "__weakref__")
+    __slots__ = ("next_functions", "needs_input_grad", "_saved", "_saved_versions", "_saved_out", "_out_meta",
+                 "__dict__", "__weakref__")
     _forward_cls = None
     _released = False
-    _saved_out = None
     _dirty = None
     _non_diff = None
     _materialize = True
@@ -286,6 +285,7 @@ def _record(cls, args):
     node.next_functions = tuple(next_fns)
     node.needs_input_grad = tuple(needs)
     node._saved = None
+    node._saved_out = None
     state = _state
     state.enabled = False
     try:
