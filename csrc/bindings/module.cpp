@@ -108,4 +108,5 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_index(m);
   ember::py::bind_factory(m);
   ember::py::bind_misc(m);
+  ember::py::bind_nn(m);
 }

@@ -103,3 +103,14 @@ void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_
 
 }  // namespace cpu
 }  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// nn.cpp: softmax / log_softmax along dim (out and x same shape, float32/float64), and its backward
+// (gx = y * (g - sum(g * y)) or, for log_softmax, g - exp(y) * sum(g)).
+void softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log);
+void softmax_backward(const Tensor& gx, const Tensor& g, const Tensor& y, int64_t dim, bool log);
+
+}  // namespace cpu
+}  // namespace ember

@@ -165,6 +165,8 @@ template <class T> EMBER_HD inline T floordiv_(T a, T b) {
   } else {
     if (b == T(0)) return T(0);  // integer division by zero is checked before the kernel runs
     if constexpr (std::is_signed<T>::value) {
+      // INT_MIN / -1 overflows (and traps on x86): wrap like PyTorch does
+      if (b == T(-1)) return T(typename std::make_unsigned<T>::type(0) - typename std::make_unsigned<T>::type(a));
       T q = a / b, r = a % b;
       return (r != 0 && ((r < 0) != (b < 0))) ? T(q - 1) : q;
     } else {
@@ -179,6 +181,7 @@ template <class T> EMBER_HD inline T remainder_(T a, T b) {
   } else {
     if (b == T(0)) return T(0);
     if constexpr (std::is_signed<T>::value) {
+      if (b == T(-1)) return T(0);  // avoids the INT_MIN % -1 trap
       T m = a % b;
       return (m != 0 && ((b < 0) != (m < 0))) ? T(m + b) : m;
     } else {
@@ -188,6 +191,7 @@ template <class T> EMBER_HD inline T remainder_(T a, T b) {
 }
 template <class T> EMBER_HD inline T fmod_(T a, T b) {
   if constexpr (std::is_floating_point<T>::value) return std::fmod(a, b);
+  else if constexpr (std::is_signed<T>::value) return (b == T(0) || b == T(-1)) ? T(0) : T(a % b);
   else return b == T(0) ? T(0) : T(a % b);
 }
 template <class T> EMBER_HD inline T pow_(T a, T b) {

@@ -133,6 +133,11 @@ void unary_param_(UnaryParamOp op, const Tensor& self, double p0, double p1, dou
 
 static void check_int_divisor(BinaryOp op, ScalarType compute, const Tensor& b) {
   if (is_floating(compute)) return;
+  if (op == BinaryOp::pow && compute != ScalarType::UInt8 && compute != ScalarType::Bool) {
+    Tensor neg = binary_bool(BinaryBoolOp::lt, b, scalar_tensor_int(0, b.dtype()));
+    EMBER_RUNTIME_CHECK(!item_int(any(neg, {}, false)), "Integers to negative integer powers are not allowed.");
+    return;
+  }
   if (op != BinaryOp::floor_divide && op != BinaryOp::remainder && op != BinaryOp::fmod) return;
   Tensor zero = binary_bool(BinaryBoolOp::eq, b, scalar_tensor_int(0, b.dtype()));
   if (item_int(any(zero, {}, false))) throw ZeroDivisionError(str(op_name(op), ": integer division by zero"));

@@ -1,6 +1,6 @@
 """Differentiable ops, grouped by family. Importing this package attaches the op methods to ember.Tensor;
 ``API`` holds the functions that form the ember namespace."""
-from . import creation, pointwise, reduction, shape, indexing, linalg, conversion  # noqa: F401  (order matters)
+from . import creation, pointwise, reduction, shape, indexing, linalg, conversion, nn  # noqa: F401  (order matters)
 from ._util import API
 
 __all__ = ["API"]

@@ -333,15 +333,19 @@ method("aminmax", aminmax)
 
 @export
 def all(input, dim=None, keepdim=False, *, out=None):
-    """True where every element (over dim) is nonzero."""
-    r = _C.all(input, _dims(dim), keepdim)
+    """True where every element (over dim) is nonzero (uint8 input gives uint8, as in PyTorch)."""
+    r = _C.all(input, _dims(dim, "all"), keepdim)
+    if input.dtype is _C.uint8:
+        r = _C.to_dtype(r, _C.uint8, False)
     return r if out is None else write_out(out, r)
 
 
 @export
 def any(input, dim=None, keepdim=False, *, out=None):
-    """True where some element (over dim) is nonzero."""
-    r = _C.any(input, _dims(dim), keepdim)
+    """True where some element (over dim) is nonzero (uint8 input gives uint8, as in PyTorch)."""
+    r = _C.any(input, _dims(dim, "any"), keepdim)
+    if input.dtype is _C.uint8:
+        r = _C.to_dtype(r, _C.uint8, False)
     return r if out is None else write_out(out, r)
 
 
@@ -386,7 +390,10 @@ class VarMean(Function):
         grad = None
         if gv is not None:
             centred = x - _expand_back(m, shape, ctx.dl, ctx.keepdim)
-            grad = _expand_back(gv, shape, ctx.dl, ctx.keepdim) * centred * (2.0 / builtins.max(n - ctx.correction, 0))
+            denom = n - ctx.correction
+            # no degrees of freedom left: the variance is nan/inf and so is its gradient (as in PyTorch)
+            scale = 2.0 / denom if denom > 0 else float("nan")
+            grad = _expand_back(gv, shape, ctx.dl, ctx.keepdim) * centred * scale
         if gm is not None:
             gmean = _expand_back(gm / n, shape, ctx.dl, ctx.keepdim)
             grad = gmean if grad is None else grad + gmean
@@ -645,23 +652,37 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 
 
 def _median_dim(input, dim, keepdim):
+    """Lower median along dim; a slice containing NaN gives NaN and the index of its first NaN."""
+    if input.dim() == 0:
+        _wrap(int(dim), 0)
+        return input.clone(), _C.full((), 0, _C.int64)
     d = _wrap(int(dim), input.dim())
-    n = input._shape[d] if input.dim() else 1
+    n = input._shape[d]
     if n == 0:
         raise IndexError("median(): Expected reduction dim %d to have non-zero size." % d)
     v, i = sort(input, d)
     k = (n - 1) // 2
-    return v.narrow(d, k, 1) if keepdim else v.select(d, k), (i.narrow(d, k, 1) if keepdim else i.select(d, k))
+    val, idx = v.narrow(d, k, 1), i.narrow(d, k, 1)
+    if input.dtype.is_floating_point:
+        nan = input.isnan()
+        has_nan = nan.any(d, keepdim=True)
+        if bool(has_nan.any()):
+            first = nan.to(_C.uint8).argmax(d, keepdim=True)
+            val = where_(has_nan, input.gather(d, first), val)
+            idx = where_(has_nan, first, idx)
+    if not keepdim:
+        val, idx = val.squeeze(d), idx.squeeze(d)
+    return val, idx
 
 
 @export
 def median(input, dim=None, keepdim=False):
-    """The lower median (of all elements, or along dim with indices)."""
+    """The lower median (of all elements, or along dim with indices); NaN if the values contain NaN."""
     if dim is None:
         flat = input.reshape(-1)
         if flat.numel() == 0:
             raise RuntimeError("median() input tensor cannot be empty")
-        return sort(flat, 0)[0][(flat.numel() - 1) // 2]
+        return _median_dim(flat, 0, False)[0]
     v, i = _median_dim(input, dim, keepdim)
     return return_types.median(v, i)
 
@@ -669,6 +690,9 @@ def median(input, dim=None, keepdim=False):
 @export
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = _wrap(int(dim), input.dim())
+    n = input._shape[d] if input.dim() else 1
+    if not 1 <= int(k) <= n:
+        raise RuntimeError("kthvalue(): selected number k out of range for dimension %d" % d)
     v, i = sort(input, d)
     v, i = v.narrow(d, int(k) - 1, 1), i.narrow(d, int(k) - 1, 1)
     if not keepdim:

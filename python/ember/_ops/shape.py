@@ -721,7 +721,7 @@ def diag(input, diagonal=0):
         d = diagonal_scatter(out, input, diagonal)
         return d
     if input.dim() == 2:
-        return diagonal(input, diagonal)
+        return _region(input, "diagonal", (int(diagonal), 0, 1))
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got %dD" % input.dim())
 
 
