@@ -114,3 +114,89 @@ void softmax_backward(const Tensor& gx, const Tensor& g, const Tensor& y, int64_
 
 }  // namespace cpu
 }  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// gemm.cpp: C[M x N] (row stride ldc, unit column stride) = alpha * A @ B + beta * C, with A [M x K] and
+// B [K x N] at any strides (transposed or sliced operands are packed, never copied first). beta == 0 ignores
+// C's old contents. Multithreaded over the pool; picks the AVX-512 / AVX2 / baseline micro-kernel at run time.
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
+void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
+              int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// conv.cpp: 2-D convolution on contiguous NCHW tensors (float32/float64). ph/pw are the top/left padding
+// (bottom/right padding is implied by oh/ow); weight is [O, C/groups, kh, kw].
+struct ConvGeometry {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, groups;
+};
+void conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g);
+// Any of gx / gw / gb may be undefined (not requested).
+void conv2d_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gx,
+                     const Tensor& gw, const Tensor& gb);
+
+// The column matrix of one image (channels C, spatial H x W) under geometry g, never materialised: the GEMM
+// packs straight from the image. Rows are taps (c, i, j), columns are output pixels.
+template <class T>
+struct Im2ColSrc {
+  const T* x;
+  int64_t C, H, W;
+  ConvGeometry g;
+};
+// C[M x L] = W[M x K] @ cols + beta * C (W row-major with row stride ldw; K = channels * kh * kw).
+void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>& src, float* C, int64_t ldc,
+                 float beta);
+void gemm_w_cols(int64_t M, const double* W, int64_t ldw, const Im2ColSrc<double>& src, double* C, int64_t ldc,
+                 double beta);
+// C[M x K] = G @ cols^T + beta * C, with G [M x L] row-major (row stride ldg): the weight gradient.
+void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, const Im2ColSrc<float>& src, float* C, int64_t ldc,
+                  float beta);
+void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, const Im2ColSrc<double>& src, double* C, int64_t ldc,
+                  double beta);
+
+}  // namespace cpu
+}  // namespace ember
+
+namespace ember {
+namespace cpu {
+
+// pool.cpp: NCHW, contiguous. oh/ow come from the caller (ceil_mode already applied).
+struct PoolGeometry {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+  bool count_include_pad;
+  int64_t divisor_override;  // 0: none
+};
+void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeometry& g);
+void max_pool2d_backward(const Tensor& gx, const Tensor& gout, const Tensor& indices);  // also adaptive max
+void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g);
+void avg_pool2d_backward(const Tensor& gx, const Tensor& gout, const PoolGeometry& g);
+void adaptive_avg_pool2d(const Tensor& out, const Tensor& x);
+void adaptive_avg_pool2d_backward(const Tensor& gx, const Tensor& gout);
+void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x);
+
+// norm.cpp: x contiguous [N, C, ...] for batch norm (per-channel statistics; var is biased), rows of the
+// last dims for layer norm, [N, C] logits with int64 targets for cross-entropy (per-row losses, and the
+// log-sum-exp per row the backward reuses; grow is the gradient of each row's loss).
+void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var);
+void batch_norm_apply(const Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& w,
+                      const Tensor& b);
+void batch_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                         const Tensor& mean, const Tensor& invstd, const Tensor& w, bool training);
+void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                const Tensor& b, int64_t D, double eps);  // rows of D elements
+void layer_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                         const Tensor& mean, const Tensor& rstd, const Tensor& w, int64_t D);
+void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const Tensor& target, const Tensor& weight,
+                   int64_t ignore_index, double smoothing);
+void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& x, const Tensor& target,
+                            const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& lse);
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,6 +1,5 @@
-// Batched matrix multiply. A straightforward cache-friendly kernel: each output row accumulates
-// a[i,k] * b[k,:] over k-blocks with the row of b contiguous (copied when it is not), vectorised by the
-// compiler. The packed, register-blocked GEMM is a separate piece of work.
+// Batched matrix multiply: float32/float64 go to the packed GEMM (gemm.cpp); tiny products and integer types
+// use a direct loop where each output row accumulates a[i,k] * b[k,:] with the row of b contiguous.
 #include <algorithm>
 #include <vector>
 
@@ -41,9 +40,45 @@ void gemm_one(T* c, int64_t ldc, const T* a, int64_t a_rs, int64_t a_cs, const T
 
 }  // namespace
 
+namespace {
+
+// The packed GEMM (gemm.cpp) for float/double: batches run one after another (each GEMM uses every thread),
+// or, when each product is small, side by side with one batch per task.
+template <class T, class G>
+void packed_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, G gemm) {
+  const int64_t B = a.sizes()[0], M = a.sizes()[1], K = a.sizes()[2], N = b.sizes()[2];
+  const T* ap = a.data<T>();
+  const T* bp = b.data<T>();
+  T* cp = out.data<T>();
+  auto one = [&](int64_t i) {
+    gemm(M, N, K, ap + i * a.strides()[0], a.strides()[1], a.strides()[2], bp + i * b.strides()[0], b.strides()[1],
+         b.strides()[2], cp + i * out.strides()[0], out.strides()[1], T(alpha), T(beta));
+  };
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  if (B > 1 && flops < 4e6) {
+    parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) one(i);
+    });
+  } else {
+    for (int64_t i = 0; i < B; ++i) one(i);
+  }
+}
+
+}  // namespace
+
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b0, double alpha, double beta) {
   const int64_t B = a.sizes()[0], M = a.sizes()[1], K = a.sizes()[2], N = b0.sizes()[2];
   if (out.numel() == 0) return;
+  // tiny products: the direct loop below beats packing
+  const bool tiny = M * N * K < 4096;
+  if (!tiny && K > 0 && out.strides()[2] == 1 && out.dtype() == ScalarType::Float32) {
+    packed_batched<float>(out, a, b0, alpha, beta, gemm_f32);
+    return;
+  }
+  if (!tiny && K > 0 && out.strides()[2] == 1 && out.dtype() == ScalarType::Float64) {
+    packed_batched<double>(out, a, b0, alpha, beta, gemm_f64);
+    return;
+  }
   // rows of b must be contiguous for the inner loop; out rows too (ops/ allocates it so)
   Tensor b = b0.strides()[2] == 1 ? b0 : ops::contiguous(b0);
   EMBER_DISPATCH_NUMERIC_NO_HALF(out.dtype(), "matmul", [&] {

@@ -1,6 +1,9 @@
 // softmax / log_softmax (fused, float32 compute for 16-bit types) and constant padding.
 #include "ops/nn.h"
 
+#include <cmath>
+#include <tuple>
+
 #include "core/shape.h"
 #include "cpu/kernels.h"
 #include "ops/common.h"
@@ -68,6 +71,271 @@ Tensor constant_pad(const Tensor& x, const DimVector& pads, const Tensor& value)
   }
   if (src.numel()) copy_(dst, src);
   return out;
+}
+
+}  // namespace ops
+}  // namespace ember
+
+namespace ember {
+namespace ops {
+
+namespace {
+
+ScalarType float_compute(const Tensor& x, const char* name) {
+  EMBER_TYPE_CHECK(is_floating(x.dtype()), name, ": expected a floating point input, got ", dtype_name(x.dtype()));
+  return x.dtype() == ScalarType::Float64 ? ScalarType::Float64 : ScalarType::Float32;
+}
+
+Tensor opt(const Tensor& t, ScalarType c) { return t.defined() ? contiguous(to_dtype(t, c)) : t; }
+
+int64_t pool_out(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  const int64_t eff = d * (k - 1) + 1;
+  int64_t out;
+  if (ceil_mode) {
+    out = (size + 2 * p - eff + s - 1) / s + 1;
+    if ((out - 1) * s >= size + p) --out;  // the last window must start inside the input or left padding
+  } else {
+    out = (size + 2 * p - eff) / s + 1;
+  }
+  return out;
+}
+
+cpu::PoolGeometry pool_geometry(const DimVector& in, const DimVector& k, const DimVector& s, const DimVector& p,
+                                const DimVector& d, bool ceil_mode, const char* name) {
+  EMBER_RUNTIME_CHECK(in.size() == 4, name, ": expected a 4-D input [N, C, H, W], got ", shape_str(in));
+  EMBER_RUNTIME_CHECK(k.size() == 2 && s.size() == 2 && p.size() == 2 && d.size() == 2, name,
+                      ": kernel, stride, padding and dilation need 2 values each");
+  for (int i = 0; i < 2; ++i) {
+    EMBER_RUNTIME_CHECK(k[i] > 0 && s[i] > 0 && d[i] > 0, name, ": kernel_size, stride and dilation must be positive");
+    EMBER_RUNTIME_CHECK(p[i] >= 0 && p[i] <= k[i] / 2, name, ": pad should be at most half of effective kernel size, "
+                        "but got pad=", p[i], ", kernel_size=", k[i]);
+  }
+  cpu::PoolGeometry g{k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], 0, 0, true, 0};
+  g.oh = pool_out(in[2], k[0], s[0], p[0], d[0], ceil_mode);
+  g.ow = pool_out(in[3], k[1], s[1], p[1], d[1], ceil_mode);
+  EMBER_RUNTIME_CHECK(g.oh > 0 && g.ow > 0, name, ": Given input size: (", in[1], "x", in[2], "x", in[3],
+                      "). Calculated output size: (", in[1], "x", g.oh, "x", g.ow, "). Output size is too small");
+  return g;
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> max_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& stride,
+                                      const DimVector& padding, const DimVector& dilation, bool ceil_mode) {
+  cpu::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
+  EMBER_TYPE_CHECK(x.dtype() != ScalarType::Bool, "\"max_pool2d\" not implemented for 'bool'");
+  ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
+  Tensor idx = empty(out.sizes(), ScalarType::Int64);
+  if (out.numel() && xc.numel()) cpu::max_pool2d(out, idx, xc, g);
+  return {to_dtype(out, x.dtype()), idx};
+}
+
+Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimVector& input_shape) {
+  ScalarType c = float_compute(gout, "max_pool2d_backward");
+  EMBER_RUNTIME_CHECK(indices.sizes() == gout.sizes() && input_shape.size() == 4,
+                      "max_pool2d_backward: grad ", shape_str(gout.sizes()), " and indices ",
+                      shape_str(indices.sizes()), " differ");
+  Tensor go = contiguous(to_dtype(gout, c)), id = contiguous(indices);
+  Tensor gx = empty(input_shape, c);
+  if (gx.numel()) cpu::max_pool2d_backward(gx, go, id);
+  return to_dtype(gx, gout.dtype());
+}
+
+Tensor avg_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& stride, const DimVector& padding,
+                  bool ceil_mode, bool count_include_pad, int64_t divisor_override) {
+  cpu::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
+  EMBER_VALUE_CHECK(divisor_override >= 0, "divisor must be not zero");
+  g.count_include_pad = count_include_pad;
+  g.divisor_override = divisor_override;
+  ScalarType c = float_compute(x, "avg_pool2d");
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
+  if (out.numel()) cpu::avg_pool2d(out, xc, g);
+  return to_dtype(out, x.dtype());
+}
+
+Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, const DimVector& kernel,
+                           const DimVector& stride, const DimVector& padding, bool ceil_mode, bool count_include_pad,
+                           int64_t divisor_override) {
+  cpu::PoolGeometry g = pool_geometry(input_shape, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
+  g.count_include_pad = count_include_pad;
+  g.divisor_override = divisor_override;
+  ScalarType c = float_compute(gout, "avg_pool2d_backward");
+  Tensor go = contiguous(to_dtype(gout, c));
+  Tensor gx = empty(input_shape, c);
+  if (gx.numel()) cpu::avg_pool2d_backward(gx, go, g);
+  return to_dtype(gx, gout.dtype());
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
+  EMBER_RUNTIME_CHECK(x.dim() == 4, "adaptive_avg_pool2d: expected a 4-D input, got ", shape_str(x.sizes()));
+  EMBER_RUNTIME_CHECK(oh > 0 && ow > 0, "adaptive_avg_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
+  ScalarType c = float_compute(x, "adaptive_avg_pool2d");
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
+  if (out.numel()) {
+    if (xc.numel() == 0) cpu::fill(out, std::nan(""), 0, false);
+    else cpu::adaptive_avg_pool2d(out, xc);
+  }
+  return to_dtype(out, x.dtype());
+}
+
+Tensor adaptive_avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape) {
+  ScalarType c = float_compute(gout, "adaptive_avg_pool2d_backward");
+  Tensor go = contiguous(to_dtype(gout, c));
+  Tensor gx = empty(input_shape, c);
+  if (gx.numel()) cpu::adaptive_avg_pool2d_backward(gx, go);
+  return to_dtype(gx, gout.dtype());
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
+  EMBER_RUNTIME_CHECK(x.dim() == 4, "adaptive_max_pool2d: expected a 4-D input, got ", shape_str(x.sizes()));
+  EMBER_RUNTIME_CHECK(oh > 0 && ow > 0, "adaptive_max_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
+  EMBER_RUNTIME_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "adaptive_max_pool2d: input spatial size must be "
+                      "positive, got ", shape_str(x.sizes()));
+  ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
+  Tensor idx = empty(out.sizes(), ScalarType::Int64);
+  if (out.numel()) cpu::adaptive_max_pool2d(out, idx, xc);
+  return {to_dtype(out, x.dtype()), idx};
+}
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                              const Tensor& running_mean, const Tensor& running_var, bool training,
+                                              double momentum, double eps) {
+  EMBER_RUNTIME_CHECK(x.dim() >= 2, "batch_norm: expected 2D or higher input (got ", x.dim(), "D input)");
+  ScalarType c = float_compute(x, "batch_norm");
+  const int64_t C = x.sizes()[1];
+  for (const Tensor* t : {&weight, &bias, &running_mean, &running_var})
+    if (t->defined())
+      EMBER_RUNTIME_CHECK(t->numel() == C, "batch_norm: expected per-channel tensors of ", C, " elements, got ",
+                          shape_str(t->sizes()));
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor mean = empty({C}, c), var = empty({C}, c);
+  if (training) {
+    const int64_t M = C ? x.numel() / C : 0;
+    EMBER_VALUE_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ",
+                      shape_str(x.sizes()));
+    cpu::batch_norm_stats(xc, mean, var);
+    // running = (1 - momentum) * running + momentum * batch (unbiased variance)
+    if (running_mean.defined()) {
+      Tensor upd = binary(BinaryOp::add, binary(BinaryOp::mul, to_dtype(running_mean, c), scalar_tensor(1 - momentum, c)),
+                          binary(BinaryOp::mul, mean, scalar_tensor(momentum, c)));
+      copy_(running_mean, upd);
+    }
+    if (running_var.defined()) {
+      double unbias = double(M) / double(M - 1);
+      Tensor upd = binary(BinaryOp::add, binary(BinaryOp::mul, to_dtype(running_var, c), scalar_tensor(1 - momentum, c)),
+                          binary(BinaryOp::mul, var, scalar_tensor(momentum * unbias, c)));
+      copy_(running_var, upd);
+    }
+  } else {
+    EMBER_RUNTIME_CHECK(running_mean.defined() && running_var.defined(),
+                        "batch_norm: running_mean and running_var must be defined in evaluation mode");
+    copy_(mean, running_mean);
+    copy_(var, running_var);
+  }
+  Tensor invstd = unary(UnaryOp::rsqrt, binary(BinaryOp::add, var, scalar_tensor(eps, c)));
+  Tensor y = empty(xc.sizes(), c);
+  if (y.numel()) cpu::batch_norm_apply(y, xc, mean, invstd, opt(weight, c), opt(bias, c));
+  return {to_dtype(y, x.dtype()), mean, invstd};
+}
+
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
+                                                       const Tensor& mean, const Tensor& invstd, bool training,
+                                                       bool need_x, bool need_w, bool need_b) {
+  ScalarType c = float_compute(x, "batch_norm_backward");
+  EMBER_RUNTIME_CHECK(g.sizes() == x.sizes(), "batch_norm_backward: grad ", shape_str(g.sizes()), " and input ",
+                      shape_str(x.sizes()), " differ");
+  const int64_t C = x.sizes()[1];
+  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
+  Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
+  Tensor gw = need_w ? empty({C}, c) : Tensor();
+  Tensor gb = need_b ? empty({C}, c) : Tensor();
+  if (x.numel()) {
+    cpu::batch_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(invstd, c), opt(weight, c), training);
+  } else {
+    for (const Tensor* t : {&gw, &gb})
+      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
+  }
+  auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
+  return {back(gx, x.dtype()), back(gw, weight.defined() ? weight.dtype() : x.dtype()),
+          back(gb, weight.defined() ? weight.dtype() : x.dtype())};
+}
+
+std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, const Tensor& weight,
+                                              const Tensor& bias, double eps) {
+  EMBER_RUNTIME_CHECK(ndim >= 1 && ndim <= x.dim(), "layer_norm: cannot normalise the last ", ndim,
+                      " dims of a tensor of shape ", shape_str(x.sizes()));
+  ScalarType c = float_compute(x, "layer_norm");
+  int64_t D = 1;
+  for (int64_t d = x.dim() - ndim; d < x.dim(); ++d) D *= x.sizes()[d];
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined())
+      EMBER_RUNTIME_CHECK(t->numel() == D, "layer_norm: weight/bias of ", t->numel(), " elements for rows of ", D);
+  const int64_t R = D ? x.numel() / D : 0;
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor y = empty(x.sizes(), c), mean = empty({R}, c), rstd = empty({R}, c);
+  if (x.numel()) cpu::layer_norm(y, mean, rstd, xc, opt(weight, c), opt(bias, c), D, eps);
+  return {to_dtype(y, x.dtype()), mean, rstd};
+}
+
+std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean,
+                                                       const Tensor& rstd, const Tensor& weight, int64_t ndim,
+                                                       bool need_x, bool need_w, bool need_b) {
+  ScalarType c = float_compute(x, "layer_norm_backward");
+  int64_t D = 1;
+  for (int64_t d = x.dim() - ndim; d < x.dim(); ++d) D *= x.sizes()[d];
+  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
+  DimVector wshape(x.sizes().end() - ndim, x.sizes().end());
+  Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
+  Tensor gw = need_w ? empty(wshape, c) : Tensor();
+  Tensor gb = need_b ? empty(wshape, c) : Tensor();
+  if (x.numel()) {
+    cpu::layer_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(rstd, c), opt(weight, c), D);
+  } else {
+    for (const Tensor* t : {&gw, &gb})
+      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
+  }
+  auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
+  return {back(gx, x.dtype()), back(gw, weight.defined() ? weight.dtype() : x.dtype()),
+          back(gb, weight.defined() ? weight.dtype() : x.dtype())};
+}
+
+std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                         int64_t ignore_index, double smoothing) {
+  EMBER_RUNTIME_CHECK(x.dim() == 2, "cross_entropy kernel: expected [N, C] logits, got ", shape_str(x.sizes()));
+  EMBER_RUNTIME_CHECK(target.dim() == 1 && target.sizes()[0] == x.sizes()[0], "Expected input batch_size (",
+                      x.sizes()[0], ") to match target batch_size (", target.dim() ? target.sizes()[0] : 0, ").");
+  EMBER_RUNTIME_CHECK(target.dtype() == ScalarType::Int64 || target.dtype() == ScalarType::Int32,
+                      "cross_entropy: expected class-index targets of dtype int64, got ", dtype_name(target.dtype()));
+  ScalarType c = float_compute(x, "cross_entropy");
+  const int64_t N = x.sizes()[0], C = x.sizes()[1];
+  Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
+  const int64_t* tp = tc.data<int64_t>();
+  for (int64_t i = 0; i < N; ++i)
+    EMBER_INDEX_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C), "Target ", tp[i],
+                      " is out of bounds for ", C, " classes.");
+  if (weight.defined())
+    EMBER_RUNTIME_CHECK(weight.numel() == C, "cross_entropy: weight of ", weight.numel(), " elements for ", C,
+                        " classes");
+  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor loss = empty({N}, c), lse = empty({N}, c);
+  if (N && C) cpu::cross_entropy(loss, lse, xc, tc, opt(weight, c), ignore_index, smoothing);
+  return {to_dtype(loss, x.dtype()), lse};
+}
+
+Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor& target, const Tensor& weight,
+                              int64_t ignore_index, double smoothing, const Tensor& lse) {
+  ScalarType c = float_compute(x, "cross_entropy_backward");
+  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(grow, c));
+  Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
+  Tensor gx = empty(x.sizes(), c);
+  if (x.numel()) cpu::cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
+  return to_dtype(gx, x.dtype());
 }
 
 }  // namespace ops

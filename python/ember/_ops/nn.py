@@ -154,6 +154,55 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return loss.sum() / w.sum()
 
 
+class CrossEntropyFn(Function):
+    """Fused log-softmax + NLL over [N, C] logits with class-index targets (one pass per row)."""
+
+    @staticmethod
+    def forward(x, target, weight, ignore_index, smoothing, reduction):
+        rows, lse = _C.cross_entropy(x, target, weight, ignore_index, smoothing)
+        return _ce_reduce(rows, target, weight, ignore_index, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        x, target, weight, ignore_index, smoothing, reduction = inputs
+        ctx.save_for_backward(x, target, weight)
+        ctx.args = (ignore_index, smoothing, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target, weight = ctx.saved_tensors
+        ignore_index, smoothing, reduction = ctx.args
+        if _state.enabled:
+            return _composite_grads(lambda xx: _cross_entropy_composite(
+                xx, target, weight, ignore_index, reduction, smoothing), (x,), (True,), g) + (None,) * 5
+        n = x.shape[0]
+        if reduction == "none":
+            grow = g
+        else:
+            scale = g if reduction == "sum" else g / _ce_denominator(target, weight, ignore_index, x.dtype)
+            grow = _C.expand(_C.reshape(scale, (1,)), (n,))
+        _, lse = _C.cross_entropy(x, target, weight, ignore_index, smoothing)
+        return _C.cross_entropy_backward(grow, x, target, weight, ignore_index, smoothing, lse), None, None, None, None, None
+
+
+def _ce_denominator(target, weight, ignore_index, dtype):
+    valid = _C.ne(target, ignore_index)
+    if weight is None:
+        return _C.to_dtype(_C.sum(valid, [], False, None), dtype, False)
+    safe = _C.where(valid, target, 0)
+    w = _C.index_select(weight, 0, _C.reshape(safe, (-1,)))
+    return _C.sum(_C.mul(w, valid), [], False, None)
+
+
+def _ce_reduce(rows, target, weight, ignore_index, reduction):
+    if reduction == "none":
+        return rows
+    total = _C.sum(rows, [], False, None)
+    if reduction == "sum":
+        return total
+    return _C.div(total, _ce_denominator(target, weight, ignore_index, rows.dtype))
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax + NLL over class dim 1 (0 for 1-D input): class-index or probability targets, with
@@ -162,6 +211,18 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     check_tensor(input, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
+    if (input.dim() == 2 and not target.dtype.is_floating_point and target.dim() == 1 and
+            input.dtype.is_floating_point and (weight is None or not needs_grad(weight))):
+        if target.shape[0] != input.shape[0]:
+            raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
+                             % (input.shape[0], target.shape[0]))
+        args = (input, target, weight, int(ignore_index), float(label_smoothing), reduction)
+        return CrossEntropyFn.apply(*args) if needs_grad(input) else CrossEntropyFn.forward(*args)
+    return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_composite(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """cross_entropy composed of differentiable ops (any shape, probability targets, double backward)."""
     cdim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[cdim]
     logp = log_softmax(input, cdim)
@@ -296,8 +357,56 @@ def _conv_args(input, weight, stride, padding, dilation, groups, nd, name):
     return stride, padding, dilation
 
 
+class Conv2dFn(Function):
+    """Fused im2col + GEMM convolution (ember._C.conv2d) with its fused backward."""
+
+    @staticmethod
+    def forward(x, w, b, stride, padding, dilation, groups):
+        return _C.conv2d(x, w, b, stride, padding, dilation, groups)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        x, w, b = inputs[:3]
+        ctx.save_for_backward(x, w, b)
+        ctx.args = inputs[3:]
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, b = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.args
+        need = ctx.needs_input_grad
+        if _state.enabled:
+            # create_graph: differentiate the composite form so the gradient is itself differentiable
+            return _composite_grads(lambda xx, ww, bb: _conv2d_composite(
+                xx, ww, bb, stride, ((padding[0], padding[1]), (padding[2], padding[3])), dilation, groups),
+                (x, w, b), need[:3], g) + (None,) * 4
+        gx, gw, gb = _C.conv2d_backward(g, x, w, stride, padding, dilation, groups, need[0], need[1],
+                                        b is not None and need[2])
+        return gx, gw, gb, None, None, None, None
+
+
+def _composite_grads(fn, inputs, need, g):
+    """Gradients of fn(*inputs) weighted by g, computed through the differentiable composite form of a fused
+    op, so that they are themselves differentiable (create_graph=True / double backward)."""
+    from ..autograd import grad
+    from ..autograd.grad_mode import enable_grad
+    with enable_grad():
+        out = fn(*inputs)
+        wanted = [t for t, n in zip(inputs, need) if t is not None and n]
+        gs = list(grad(out, wanted, g, create_graph=True, allow_unused=True))
+    return tuple(gs.pop(0) if t is not None and n else None for t, n in zip(inputs, need))
+
+
 def _conv2d_impl(x, weight, bias, stride, padding, dilation, groups):
-    """x [N, C, H, W] -> im2col windows -> one grouped matmul -> [N, O, oh, ow]."""
+    """Convolution through the fused kernel (padding given as ((top, bottom), (left, right)))."""
+    pads = (padding[0][0], padding[0][1], padding[1][0], padding[1][1])
+    if needs_grad(x, weight, bias):
+        return Conv2dFn.apply(x, weight, bias, tuple(stride), pads, tuple(dilation), groups)
+    return _C.conv2d(x, weight, bias, tuple(stride), pads, tuple(dilation), groups)
+
+
+def _conv2d_composite(x, weight, bias, stride, padding, dilation, groups):
+    """x [N, C, H, W] -> im2col windows -> one grouped matmul -> [N, O, oh, ow] (differentiable ops only)."""
     n, c, h, w = x.shape
     o, cg, kh, kw = weight.shape
     (pt, pb), (pl, pr) = padding
@@ -423,8 +532,59 @@ def _windows(x, k, s, p, d, ceil_mode, fill):
     return win.reshape(n, c, oh, ow, k[0] * k[1]), oh, ow, pads
 
 
+class MaxPool2dFn(Function):
+    @staticmethod
+    def forward(x, k, s, p, d, ceil_mode):
+        return _C.max_pool2d(x, k, s, p, d, ceil_mode)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.mark_non_differentiable(out[1])
+        ctx.save_for_backward(out[1])
+        ctx.shape = inputs[0]._shape
+
+    @staticmethod
+    def backward(ctx, g, g_idx):
+        idx, = ctx.saved_tensors
+        return (IndexedPoolGrad.apply(g, idx, ctx.shape) if _state.enabled else
+                _C.max_pool2d_backward(g, idx, ctx.shape)), None, None, None, None, None
+
+
+class IndexedPoolGrad(Function):
+    """Gradient of max pooling: g scattered to the argmax positions (its own gradient gathers them back)."""
+
+    @staticmethod
+    def forward(g, idx, shape):
+        return _C.max_pool2d_backward(g, idx, shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx, gg):
+        idx, = ctx.saved_tensors
+        n, c = idx.shape[0], idx.shape[1]
+        return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, -1)).reshape(idx.shape), None, None
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over kH x kW windows; with return_indices also the flat (h * W + w) index of each maximum."""
+    k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d")
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    if needs_grad(x):
+        values, idx = MaxPool2dFn.apply(x, k, s, p, d, bool(ceil_mode))
+    else:
+        values, idx = _C.max_pool2d(x, k, s, p, d, bool(ceil_mode))
+    if not batched:
+        values, idx = values.squeeze(0), idx.squeeze(0)
+    return (values, idx) if return_indices else values
+
+
+def _max_pool2d_composite(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                          return_indices=False):
+    """max_pool2d composed of window views and max (a reference for the kernel)."""
     k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -440,9 +600,50 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (values, idx) if batched else (values.squeeze(0), idx.squeeze(0))
 
 
+class AvgPool2dFn(Function):
+    @staticmethod
+    def forward(x, k, s, p, ceil_mode, include_pad, divisor):
+        return _C.avg_pool2d(x, k, s, p, ceil_mode, include_pad, divisor)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.shape, ctx.args = inputs[0]._shape, inputs[1:]
+
+    @staticmethod
+    def backward(ctx, g):
+        return AvgPoolGrad.apply(g, ctx.shape, ctx.args), None, None, None, None, None, None
+
+
+class AvgPoolGrad(Function):
+    """The (linear) gradient of average pooling; its own gradient is average pooling again."""
+
+    @staticmethod
+    def forward(g, shape, args):
+        return _C.avg_pool2d_backward(g, shape, *args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.args = inputs[2]
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AvgPool2dFn.apply(gg, *ctx.args) if _state.enabled else _C.avg_pool2d(gg, *ctx.args), None, None
+
+
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over kH x kW windows (padding counted when count_include_pad)."""
+    k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d")
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    args = (k, s, p, bool(ceil_mode), bool(count_include_pad), int(divisor_override or 0))
+    out = AvgPool2dFn.apply(x, *args) if needs_grad(x) else _C.avg_pool2d(x, *args)
+    return out if batched else out.squeeze(0)
+
+
+def _avg_pool2d_composite(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                          divisor_override=None):
+    """avg_pool2d composed of window views and sums (a reference for the kernel)."""
     k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -472,8 +673,48 @@ def _adaptive_bounds(size, out):
     return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
 
 
+class AdaptiveAvgPool2dFn(Function):
+    @staticmethod
+    def forward(x, oh, ow):
+        return _C.adaptive_avg_pool2d(x, oh, ow)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.shape = inputs[0]._shape
+
+    @staticmethod
+    def backward(ctx, g):
+        return AdaptiveAvgPoolGrad.apply(g, ctx.shape), None, None
+
+
+class AdaptiveAvgPoolGrad(Function):
+    @staticmethod
+    def forward(g, shape):
+        return _C.adaptive_avg_pool2d_backward(g, shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.out_hw = inputs[0]._shape[2:]
+
+    @staticmethod
+    def backward(ctx, gg):
+        oh, ow = ctx.out_hw
+        return (AdaptiveAvgPool2dFn.apply(gg, oh, ow) if _state.enabled else _C.adaptive_avg_pool2d(gg, oh, ow)), None
+
+
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (windows from floor(i*H/oh) to ceil((i+1)*H/oh))."""
+    check_tensor(input, "adaptive_avg_pool2d")
+    if input.dim() not in (3, 4):
+        raise RuntimeError("adaptive_avg_pool2d: expected 3D or 4D input, got %s" % list(input.shape))
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    out = AdaptiveAvgPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_avg_pool2d(x, oh, ow)
+    return out if batched else out.squeeze(0)
+
+
+def _adaptive_avg_pool2d_composite(input, output_size):
     check_tensor(input, "adaptive_avg_pool2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -490,7 +731,39 @@ def adaptive_avg_pool2d(input, output_size):
     return out if batched else out.squeeze(0)
 
 
+class AdaptiveMaxPool2dFn(Function):
+    @staticmethod
+    def forward(x, oh, ow):
+        return _C.adaptive_max_pool2d(x, oh, ow)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.mark_non_differentiable(out[1])
+        ctx.save_for_backward(out[1])
+        ctx.shape = inputs[0]._shape
+
+    @staticmethod
+    def backward(ctx, g, g_idx):
+        idx, = ctx.saved_tensors
+        return (IndexedPoolGrad.apply(g, idx, ctx.shape) if _state.enabled else
+                _C.max_pool2d_backward(g, idx, ctx.shape)), None, None
+
+
 def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size; with return_indices also flat h * W + w indices."""
+    check_tensor(input, "adaptive_max_pool2d")
+    if input.dim() not in (3, 4):
+        raise RuntimeError("adaptive_max_pool2d: expected 3D or 4D input, got %s" % list(input.shape))
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    out, idx = AdaptiveMaxPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_max_pool2d(x, oh, ow)
+    if not batched:
+        out, idx = out.squeeze(0), idx.squeeze(0)
+    return (out, idx) if return_indices else out
+
+
+def _adaptive_max_pool2d_composite(input, output_size, return_indices=False):
     check_tensor(input, "adaptive_max_pool2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -544,9 +817,59 @@ def adaptive_avg_pool1d(input, output_size):
 # ---------------------------------------------------------------------------------------- normalisation
 
 
+class BatchNormFn(Function):
+    """Fused batch norm. In training the running statistics were already updated by the forward kernel; the
+    backward uses the saved batch mean and inverse standard deviation."""
+
+    @staticmethod
+    def forward(x, weight, bias, running_mean, running_var, training, momentum, eps):
+        y, mean, invstd = _C.batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)
+        return y, mean, invstd
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        x, weight, bias, rm, rv, training, momentum, eps = inputs
+        ctx.mark_non_differentiable(out[1], out[2])
+        ctx.save_for_backward(x, weight, bias, out[1], out[2], rm, rv)
+        ctx.args = (training, eps)
+
+    @staticmethod
+    def backward(ctx, g, _gm, _gi):
+        x, weight, bias, mean, invstd, rm, rv = ctx.saved_tensors
+        training, eps = ctx.args
+        need = ctx.needs_input_grad
+        if _state.enabled:
+            stats = (None, None) if training else (rm, rv)
+            return _composite_grads(lambda xx, ww, bb: _batch_norm_composite(
+                xx, stats[0], stats[1], ww, bb, training, 0.0, eps), (x, weight, bias), need[:3], g) + (None,) * 5
+        gx, gw, gb = _C.batch_norm_backward(g, x, weight, mean, invstd, training, need[0],
+                                            weight is not None and need[1], bias is not None and need[2])
+        return gx, gw, gb, None, None, None, None, None
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalises each channel (dim 1) with batch statistics (training) or running statistics; in training
     the running statistics are updated in place (unbiased variance), as PyTorch does."""
+    check_tensor(input, "batch_norm")
+    if input.dim() < 2:
+        raise ValueError("expected 2D or higher input (got %dD input)" % input.dim())
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("batch_norm in eval mode needs running_mean and running_var")
+    if training and input.numel() // max(input.shape[1], 1) <= 1:
+        raise ValueError("Expected more than 1 value per channel when training, got input size %s"
+                         % list(input.shape))
+    rm = running_mean.detach() if running_mean is not None else None
+    rv = running_var.detach() if running_var is not None else None
+    args = (input, weight, bias, rm, rv, bool(training), float(momentum if momentum is not None else 0.1),
+            float(eps))
+    if needs_grad(input, weight, bias):
+        return BatchNormFn.apply(*args)[0]
+    return _C.batch_norm(*args)[0]
+
+
+def _batch_norm_composite(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                          eps=1e-5):
+    """batch_norm composed of differentiable ops (the kernel's reference and double-backward path)."""
     check_tensor(input, "batch_norm")
     if input.dim() < 2:
         raise ValueError("expected 2D or higher input (got %dD input)" % input.dim())
@@ -582,6 +905,33 @@ def _var_mean(x, dims):
     return var_mean(x, dims, correction=0)
 
 
+class LayerNormFn(Function):
+    @staticmethod
+    def forward(x, ndim, weight, bias, eps):
+        return _C.layer_norm(x, ndim, weight, bias, eps)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        x, ndim, weight, bias, eps = inputs
+        ctx.mark_non_differentiable(out[1], out[2])
+        ctx.save_for_backward(x, weight, bias, out[1], out[2])
+        ctx.args = (ndim, eps)
+
+    @staticmethod
+    def backward(ctx, g, _gm, _gr):
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        ndim, eps = ctx.args
+        need = ctx.needs_input_grad
+        if _state.enabled:
+            shape = tuple(x.shape[x.dim() - ndim:])
+            gx, gw, gb = _composite_grads(lambda xx, ww, bb: _layer_norm_composite(xx, shape, ww, bb, eps),
+                                          (x, weight, bias), (need[0], need[2], need[3]), g)
+            return gx, None, gw, gb, None
+        gx, gw, gb = _C.layer_norm_backward(g, x, mean, rstd, weight, ndim, need[0],
+                                            weight is not None and need[2], bias is not None and need[3])
+        return gx, None, gw, gb, None
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalises over the last len(normalized_shape) dims (biased variance), then scales and shifts."""
     check_tensor(input, "layer_norm")
@@ -589,6 +939,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.dim() - len(ns):]) != ns:
         raise RuntimeError("Given normalized_shape=%s, expected input with shape [*, %s], but got input of size%s"
                            % (list(ns), ", ".join(str(s) for s in ns), list(input.shape)))
+    args = (input, len(ns), weight, bias, float(eps))
+    if needs_grad(input, weight, bias):
+        return LayerNormFn.apply(*args)[0]
+    return _C.layer_norm(*args)[0]
+
+
+def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """layer_norm composed of differentiable ops (the kernel's reference and double-backward path)."""
+    check_tensor(input, "layer_norm")
+    ns = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     dims = list(range(input.dim() - len(ns), input.dim()))
     var, mean = _var_mean_keep(input, dims)
     out = (input - mean) * (var + eps).rsqrt()

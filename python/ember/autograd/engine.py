@@ -84,8 +84,9 @@ def _graph(roots):
 
 
 def _needed(order, target_nodes):
-    """Nodes with a path to some target (only these must run for autograd.grad)."""
-    needed = set(target_nodes)
+    """Nodes that must run for autograd.grad: those with a path to a target. A target itself only has its
+    incoming gradient captured; it runs only when another target lies beyond it."""
+    needed = set()
     changed = True
     while changed:
         changed = False
@@ -93,7 +94,7 @@ def _needed(order, target_nodes):
             if n in needed:
                 continue
             for nxt, _ in n.next_functions:
-                if nxt is not None and nxt in needed:
+                if nxt is not None and (nxt in target_nodes or nxt in needed):
                     needed.add(n)
                     changed = True
                     break
@@ -143,12 +144,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             node = pop()
             grads = buffers.pop(node, None)
             results = None
-            if grads is not None and (needed is None or node in needed):
-                if targets is not None:
-                    for nr, g in enumerate(grads):
-                        i = targets.get((node, nr))
-                        if i is not None and g is not None:
-                            captured[i] = g if captured[i] is None else captured[i] + g
+            if grads is not None and targets is not None and node in target_nodes:
+                for nr, g in enumerate(grads):
+                    i = targets.get((node, nr))
+                    if i is not None and g is not None:
+                        captured[i] = g if captured[i] is None else captured[i] + g
+            if grads is not None and (needed is None or node in needed or node.__class__ is AccumulateGrad):
                 if node.__class__ is AccumulateGrad:
                     if accumulate and (target_nodes is None or node in target_nodes) and grads[0] is not None:
                         _accumulate(node, grads[0], create_graph)

@@ -1,0 +1,106 @@
+"""Kernel benchmarks against PyTorch (MKL/oneDNN) and numpy (OpenBLAS) in one process: GEMM at 256/1024/2048,
+a 3x3 64-channel convolution forward + backward, and (when ember.nn / ember.optim are present) an MLP Adam
+step and a LeNet SGD step. Libraries alternate round by round; numbers are medians.
+
+Run: python bench/bench_kernels.py [--threads 2] [--rounds 7] [--only gemm,conv,mlp,lenet]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import ember
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional
+    torch = None
+
+
+def timed(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def compare(fns, rounds, reps):
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            times[k].append(timed(f, reps))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_gemm(rounds):
+    print("GEMM float32 (GFLOP/s; ratio = Ember / max(PyTorch, numpy))")
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in (256, 1024, 2048):
+        a = rng.standard_normal((n, n)).astype(np.float32)
+        b = rng.standard_normal((n, n)).astype(np.float32)
+        ea, eb = ember.from_numpy(a), ember.from_numpy(b)
+        fns = {"ember": lambda: ea @ eb, "numpy": lambda: a @ b}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            fns["torch"] = lambda: ta @ tb
+        reps = max(1, int(2e9 / (2 * n ** 3)))
+        med = compare(fns, rounds, reps)
+        gf = {k: 2 * n ** 3 / v / 1e9 for k, v in med.items()}
+        best = max(v for k, v in gf.items() if k != "ember")
+        print("  gemm_%-5d " % n + "  ".join("%s %6.1f" % (k, v) for k, v in gf.items())
+              + "  | ratio %.2f" % (gf["ember"] / best))
+        out[n] = gf["ember"] / best
+    return out
+
+
+def bench_conv(rounds):
+    print("conv2d 3x3, 64->64 channels, input [32, 64, 32, 32], padding 1: forward + backward (ms)")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 64, 32, 32)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) * 0.05).astype(np.float32)
+    b = np.zeros(64, np.float32)
+    g = rng.standard_normal((32, 64, 32, 32)).astype(np.float32)
+
+    def make(lib, F):
+        xt = lib.tensor(x, requires_grad=True)
+        wt = lib.tensor(w, requires_grad=True)
+        bt = lib.tensor(b, requires_grad=True)
+        gt = lib.tensor(g)
+
+        def step():
+            xt.grad = wt.grad = bt.grad = None
+            F.conv2d(xt, wt, bt, padding=1).backward(gt)
+        return step
+    fns = {"ember": make(ember, ember)}
+    if torch is not None:
+        fns["torch"] = make(torch, torch.nn.functional)
+    med = compare(fns, rounds, 1)
+    line = "  " + "  ".join("%s %7.2f" % (k, v * 1e3) for k, v in med.items())
+    if "torch" in med:
+        line += "  | ember/torch time %.2f" % (med["ember"] / med["torch"])
+    print(line)
+    return med
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--only", default="gemm,conv,mlp,lenet")
+    args = p.parse_args()
+    ember.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    which = set(args.only.split(","))
+    if "gemm" in which:
+        bench_gemm(args.rounds)
+    if "conv" in which:
+        bench_conv(args.rounds)
+
+
+if __name__ == "__main__":
+    main()

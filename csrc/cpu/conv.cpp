@@ -1,0 +1,247 @@
+// 2-D convolution forward and backward as im2col + packed GEMM (col2im for the input gradient). A 1x1,
+// stride-1, unpadded convolution skips im2col: the input already is the column matrix.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/parallel.h"
+#include "cpu/gemm_operands.h"
+#include "cpu/kernels.h"
+
+namespace ember {
+namespace cpu {
+
+namespace {
+
+// Gemm dispatch by type.
+inline void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+                 int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+  gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+}
+inline void gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
+                 int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta) {
+  gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+}
+
+// cols[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw] (0 outside).
+template <class T>
+void im2col(const T* x, int64_t C, int64_t H, int64_t W, const ConvGeometry& g, T* cols) {
+  const int64_t L = g.oh * g.ow;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* dst = cols + ((c * g.kh + i) * g.kw + j) * L;
+        const T* src = x + c * H * W;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+          T* d = dst + oy * g.ow;
+          if (iy < 0 || iy >= H) {
+            std::fill(d, d + g.ow, T(0));
+            continue;
+          }
+          const T* row = src + iy * W;
+          const int64_t off = j * g.dw - g.pw;
+          if (g.sw == 1) {
+            // contiguous run [lo, hi) of valid ox, zeros around it
+            int64_t lo = std::max<int64_t>(0, -off), hi = std::min<int64_t>(g.ow, W - off);
+            if (hi < lo) hi = lo;
+            std::fill(d, d + lo, T(0));
+            if (hi > lo) std::memcpy(d + lo, row + lo + off, sizeof(T) * size_t(hi - lo));
+            std::fill(d + hi, d + g.ow, T(0));
+          } else {
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              const int64_t ix = ox * g.sw + off;
+              d[ox] = (ix >= 0 && ix < W) ? row[ix] : T(0);
+            }
+          }
+        }
+      }
+}
+
+// The adjoint of im2col: x[c][iy][ix] += cols[...] (x must be zeroed by the caller).
+template <class T>
+void col2im(const T* cols, int64_t C, int64_t H, int64_t W, const ConvGeometry& g, T* x) {
+  const int64_t L = g.oh * g.ow;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* srcc = cols + ((c * g.kh + i) * g.kw + j) * L;
+        T* dst = x + c * H * W;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+          if (iy < 0 || iy >= H) continue;
+          T* row = dst + iy * W;
+          const T* s = srcc + oy * g.ow;
+          const int64_t off = j * g.dw - g.pw;
+          if (g.sw == 1) {
+            int64_t lo = std::max<int64_t>(0, -off), hi = std::min<int64_t>(g.ow, W - off);
+            for (int64_t ox = lo; ox < hi; ++ox) row[ox + off] += s[ox];
+          } else {
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              const int64_t ix = ox * g.sw + off;
+              if (ix >= 0 && ix < W) row[ix] += s[ox];
+            }
+          }
+        }
+      }
+}
+
+bool is_pointwise(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// Scratch columns reused across calls by each thread (a fresh multi-megabyte buffer per call would pay
+// first-touch page faults every time); released when a request is much smaller than what is held.
+template <class T>
+struct Buffer {
+  T* get(size_t n) {
+    thread_local std::vector<T> v;
+    if (v.size() < n || v.size() > 4 * n + (size_t(1) << 20)) {
+      std::vector<T>().swap(v);
+      v.resize(n);
+    }
+    return v.data();
+  }
+};
+
+// Runs f(n, scratch) for every image; images in parallel when there are enough of them (each task then runs
+// its GEMMs single-threaded), else one at a time with multithreaded GEMMs.
+template <class T, class F>
+void for_each_image(int64_t N, const F& f) {
+  const int nt = get_num_threads();
+  if (N >= nt && nt > 1 && !in_parallel_region()) {
+    parallel_for(0, N, 1, [&](int64_t b, int64_t e) {
+      Buffer<T> scratch;
+      for (int64_t n = b; n < e; ++n) f(n, scratch);
+    });
+  } else {
+    Buffer<T> scratch;
+    for (int64_t n = 0; n < N; ++n) f(n, scratch);
+  }
+}
+
+template <class T>
+void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t O = w.sizes()[0], G = g.groups, Cg = C / G, Og = O / G, K = Cg * g.kh * g.kw, L = g.oh * g.ow;
+  const T* xp = x.data<T>();
+  const T* wp = w.data<T>();
+  T* op = out.data<T>();
+  const T* bp = bias.defined() ? bias.data<T>() : nullptr;
+  for_each_image<T>(N, [&](int64_t n, Buffer<T>&) {
+    const T* img = xp + n * C * H * W;
+    T* o = op + n * O * L;
+    if (bp)
+      for (int64_t oc = 0; oc < O; ++oc) std::fill(o + oc * L, o + (oc + 1) * L, bp[oc]);
+    for (int64_t gi = 0; gi < G; ++gi) {
+      // the GEMM packs its B operand straight from the image (implicit im2col)
+      Im2ColSrc<T> src{img + gi * Cg * H * W, Cg, H, W, g};
+      gemm_w_cols(Og, wp + gi * Og * K, K, src, o + gi * Og * L, L, bp ? T(1) : T(0));
+    }
+  });
+}
+
+template <class T>
+void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gx,
+                   const Tensor& gw, const Tensor& gb) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t O = w.sizes()[0], G = g.groups, Cg = C / G, Og = O / G, K = Cg * g.kh * g.kw, L = g.oh * g.ow;
+  const T* xp = x.data<T>();
+  const T* wp = w.data<T>();
+  const T* gp = gout.data<T>();
+  const bool pw = is_pointwise(g);
+  if (gb.defined()) {
+    T* gbp = gb.data<T>();
+    parallel_for(0, O, 1, [&](int64_t o0, int64_t o1) {
+      for (int64_t oc = o0; oc < o1; ++oc) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* r = gp + (n * O + oc) * L;
+          for (int64_t l = 0; l < L; ++l) acc += double(r[l]);
+        }
+        gbp[oc] = T(acc);
+      }
+    });
+  }
+  if (gx.defined()) {
+    T* gxp = gx.data<T>();
+    const int64_t tph = g.dh * (g.kh - 1) - g.ph, tpw = g.dw * (g.kw - 1) - g.pw;
+    if (g.sh == 1 && g.sw == 1 && tph >= 0 && tpw >= 0) {
+      // stride 1: grad_x is a convolution of grad_out with the flipped, transposed kernel, so it runs as a
+      // GEMM packed straight from grad_out (no column buffer, no col2im)
+      std::vector<T> wt(size_t(O * K));
+      for (int64_t gi = 0; gi < G; ++gi)
+        for (int64_t o = 0; o < Og; ++o)
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t i = 0; i < g.kh; ++i)
+              for (int64_t j = 0; j < g.kw; ++j)
+                wt[size_t(((gi * Cg + c) * Og + o) * g.kh * g.kw + (g.kh - 1 - i) * g.kw + (g.kw - 1 - j))] =
+                    wp[((gi * Og + o) * Cg + c) * g.kh * g.kw + i * g.kw + j];
+      ConvGeometry tg{g.kh, g.kw, 1, 1, tph, tpw, g.dh, g.dw, H, W, 1};
+      const int64_t Kt = Og * g.kh * g.kw;
+      for_each_image<T>(N, [&](int64_t n, Buffer<T>&) {
+        for (int64_t gi = 0; gi < G; ++gi) {
+          Im2ColSrc<T> src{gp + n * O * L + gi * Og * L, Og, g.oh, g.ow, tg};
+          gemm_w_cols(Cg, wt.data() + gi * Cg * Kt, Kt, src, gxp + n * C * H * W + gi * Cg * H * W, H * W, T(0));
+        }
+      });
+    } else {
+      for_each_image<T>(N, [&](int64_t n, Buffer<T>& scratch) {
+        const T* go = gp + n * O * L;
+        T* gimg = gxp + n * C * H * W;
+        if (pw) {  // the column matrix is the input itself
+          for (int64_t gi = 0; gi < G; ++gi)
+            gemm(K, L, Og, wp + gi * Og * K, 1, K, go + gi * Og * L, L, 1, gimg + gi * K * L, L, T(1), T(0));
+          return;
+        }
+        T* cols = scratch.get(size_t(C * g.kh * g.kw * L));
+        for (int64_t gi = 0; gi < G; ++gi)  // cols = W^T @ grad_out
+          gemm(K, L, Og, wp + gi * Og * K, 1, K, go + gi * Og * L, L, 1, cols + gi * K * L, L, T(1), T(0));
+        std::fill(gimg, gimg + C * H * W, T(0));
+        col2im(cols, C, H, W, g, gimg);
+      });
+    }
+  }
+  if (gw.defined()) {
+    // grad_W = sum_n grad_out[n] @ cols[n]^T, with cols packed straight from the images; images are split
+    // across threads, each summing into its own buffer (the first one is grad_W itself).
+    T* gwp = gw.data<T>();
+    const int nt = in_parallel_region() ? 1 : int(std::min<int64_t>(get_num_threads(), N));
+    std::vector<std::vector<T>> partial(size_t(std::max(nt - 1, 0)), std::vector<T>(size_t(O * K)));
+    const int64_t step = (N + nt - 1) / nt;
+    auto run = [&](int64_t t) {
+      T* acc = t == 0 ? gwp : partial[size_t(t - 1)].data();
+      const int64_t b = std::min(N, t * step), e = std::min(N, (t + 1) * step);
+      if (b == e) std::fill(acc, acc + O * K, T(0));
+      for (int64_t n = b; n < e; ++n)
+        for (int64_t gi = 0; gi < G; ++gi) {
+          Im2ColSrc<T> src{xp + n * C * H * W + gi * Cg * H * W, Cg, H, W, g};
+          gemm_g_colsT(Og, gp + n * O * L + gi * Og * L, L, src, acc + gi * Og * K, K, n == b ? T(0) : T(1));
+        }
+    };
+    if (nt <= 1) {
+      run(0);
+    } else {
+      parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) run(t);
+      });
+      for (auto& p : partial)
+        for (int64_t i = 0; i < O * K; ++i) gwp[i] += p[size_t(i)];
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
+  EMBER_DISPATCH_F32_F64(x.dtype(), "conv2d", [&] { conv_forward<scalar_t>(out, x, w, bias, g); });
+}
+
+void conv2d_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gx,
+                     const Tensor& gw, const Tensor& gb) {
+  EMBER_DISPATCH_F32_F64(x.dtype(), "conv2d_backward", [&] { conv_backward<scalar_t>(gout, x, w, g, gx, gw, gb); });
+}
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,0 +1,149 @@
+// Packed, cache-blocked GEMM with register-blocked micro-kernels for AVX-512, AVX2+FMA and a baseline
+// (SSE2) fallback, chosen at run time by cpu_capability() (EMBER_CPU_CAPABILITY=default|avx2 forces a lower
+// one). Each copy is compiled inside its own `#pragma GCC target` region from cpu/gemm.inc.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+#include "cpu/gemm_operands.h"
+#include "cpu/kernels.h"
+
+namespace ember {
+namespace cpu {
+
+namespace {
+
+// A 64-byte aligned scratch buffer for packed panels.
+template <class T>
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(size_t n) {
+    size_t bytes = (std::max<size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
+    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!p_) throw std::bad_alloc();
+  }
+  ~AlignedBuffer() { std::free(p_); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_;
+};
+
+#define EMBER_ISA_NS isa_default
+#define EMBER_GEMM_VBYTES 16
+#define EMBER_GEMM_MR_F32 6
+#define EMBER_GEMM_NV_F32 2
+#define EMBER_GEMM_MR_F64 6
+#define EMBER_GEMM_NV_F64 2
+#include "cpu/gemm.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_GEMM_VBYTES
+#undef EMBER_GEMM_MR_F32
+#undef EMBER_GEMM_NV_F32
+#undef EMBER_GEMM_MR_F64
+#undef EMBER_GEMM_NV_F64
+
+}  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBER_GEMM_X86 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#pragma GCC optimize("no-trapping-math")
+namespace {
+#define EMBER_ISA_NS isa_avx2
+#define EMBER_GEMM_VBYTES 32
+#define EMBER_GEMM_MR_F32 6
+#define EMBER_GEMM_NV_F32 2
+#define EMBER_GEMM_MR_F64 6
+#define EMBER_GEMM_NV_F64 2
+#include "cpu/gemm.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_GEMM_VBYTES
+#undef EMBER_GEMM_MR_F32
+#undef EMBER_GEMM_NV_F32
+#undef EMBER_GEMM_MR_F64
+#undef EMBER_GEMM_NV_F64
+}  // namespace
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
+#pragma GCC optimize("no-trapping-math")
+namespace {
+#define EMBER_ISA_NS isa_avx512
+#define EMBER_GEMM_VBYTES 64
+#define EMBER_GEMM_MR_F32 8
+#define EMBER_GEMM_NV_F32 3
+#define EMBER_GEMM_MR_F64 14
+#define EMBER_GEMM_NV_F64 2
+#include "cpu/gemm.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_GEMM_VBYTES
+#undef EMBER_GEMM_MR_F32
+#undef EMBER_GEMM_NV_F32
+#undef EMBER_GEMM_MR_F64
+#undef EMBER_GEMM_NV_F64
+}  // namespace
+#pragma GCC pop_options
+#endif
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+#ifdef EMBER_GEMM_X86
+  switch (cpu_capability()) {
+    case CpuCapability::AVX512: return isa_avx512::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+    case CpuCapability::AVX2: return isa_avx2::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+    default: break;
+  }
+#endif
+  isa_default::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+}
+
+void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
+              int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta) {
+#ifdef EMBER_GEMM_X86
+  switch (cpu_capability()) {
+    case CpuCapability::AVX512: return isa_avx512::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+    case CpuCapability::AVX2: return isa_avx2::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+    default: break;
+  }
+#endif
+  isa_default::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
+}
+
+#ifdef EMBER_GEMM_X86
+#define EMBER_GEMM_PICK(fn, ...)                                                 \
+  switch (cpu_capability()) {                                                     \
+    case CpuCapability::AVX512: return isa_avx512::fn(__VA_ARGS__);              \
+    case CpuCapability::AVX2: return isa_avx2::fn(__VA_ARGS__);                  \
+    default: return isa_default::fn(__VA_ARGS__);                                \
+  }
+#else
+#define EMBER_GEMM_PICK(fn, ...) return isa_default::fn(__VA_ARGS__);
+#endif
+
+void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>& src, float* C, int64_t ldc,
+                 float beta) {
+  EMBER_GEMM_PICK(gemm_w_cols<float>, M, W, ldw, src, C, ldc, beta)
+}
+void gemm_w_cols(int64_t M, const double* W, int64_t ldw, const Im2ColSrc<double>& src, double* C, int64_t ldc,
+                 double beta) {
+  EMBER_GEMM_PICK(gemm_w_cols<double>, M, W, ldw, src, C, ldc, beta)
+}
+void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, const Im2ColSrc<float>& src, float* C, int64_t ldc,
+                  float beta) {
+  EMBER_GEMM_PICK(gemm_g_colsT<float>, M, G, ldg, src, C, ldc, beta)
+}
+void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, const Im2ColSrc<double>& src, double* C, int64_t ldc,
+                  double beta) {
+  EMBER_GEMM_PICK(gemm_g_colsT<double>, M, G, ldg, src, C, ldc, beta)
+}
+
+}  // namespace cpu
+}  // namespace ember

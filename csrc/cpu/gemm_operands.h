@@ -1,0 +1,127 @@
+// GEMM operands: how the packed GEMM reads its A and B matrices. Strided is an ordinary matrix at any
+// strides; Im2Col is the implicit column matrix of a convolution, packed straight from the image.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/kernels.h"
+
+namespace ember {
+namespace cpu {
+
+template <class T>
+struct StridedOperand {
+  using value_type = T;
+  const T* p;
+  int64_t rs, cs;
+  StridedOperand rows_from(int64_t r) const { return {p + r * rs, rs, cs}; }
+  StridedOperand cols_from(int64_t c) const { return {p + c * cs, rs, cs}; }
+  // out: panels of R rows x kc columns from (i0, k0), k-major inside a panel, zero-padded to R rows.
+  template <int R>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+    for (int64_t r0 = 0; r0 < m; r0 += R) {
+      const int64_t n = std::min<int64_t>(R, m - r0);
+      const T* src = p + (i0 + r0) * rs + k0 * cs;
+      if (rs == 1 && n == R) {
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);
+      } else {
+        for (int64_t i = 0; i < R; ++i) {
+          if (i < n) {
+            const T* row = src + i * rs;
+            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = row[k * cs];
+          } else {
+            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+          }
+        }
+      }
+      out += kc * R;
+    }
+  }
+  // The transpose's rows: panels of R columns x kc rows from (k0, j0).
+  template <int R>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+    StridedOperand<T> t{p, cs, rs};
+    t.template pack_rows<R>(j0, k0, n, kc, out);
+  }
+};
+
+// cols[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], 0 outside the image.
+template <class T>
+struct Im2ColOperand {
+  using value_type = T;
+  Im2ColSrc<T> s;
+  int64_t tap0 = 0, pix0 = 0;  // offsets for thread partitions
+  Im2ColOperand rows_from(int64_t r) const { return {s, tap0 + r, pix0}; }
+  Im2ColOperand cols_from(int64_t c) const { return {s, tap0, pix0 + c}; }
+
+  // writes out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap`
+  void tap_run(int64_t tap, int64_t pix, int64_t n, T* out, int64_t stride) const {
+    const ConvGeometry& g = s.g;
+    const int64_t j = tap % g.kw, i = (tap / g.kw) % g.kh, c = tap / (g.kw * g.kh);
+    const T* img = s.x + c * s.H * s.W;
+    int64_t oy = pix / g.ow, ox = pix % g.ow;
+    const int64_t xoff = j * g.dw - g.pw;
+    for (int64_t k = 0; k < n;) {
+      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      const int64_t run = std::min(n - k, g.ow - ox);
+      if (iy < 0 || iy >= s.H) {
+        for (int64_t t = 0; t < run; ++t) out[(k + t) * stride] = T(0);
+      } else {
+        const T* row = img + iy * s.W;
+        for (int64_t t = 0; t < run; ++t) {
+          const int64_t ix = (ox + t) * g.sw + xoff;
+          out[(k + t) * stride] = (ix >= 0 && ix < s.W) ? row[ix] : T(0);
+        }
+      }
+      k += run;
+      ox = 0;
+      ++oy;
+    }
+  }
+  // As A: panels of R taps x kc pixels.
+  template <int R>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+    for (int64_t r0 = 0; r0 < m; r0 += R) {
+      const int64_t n = std::min<int64_t>(R, m - r0);
+      for (int64_t i = 0; i < R; ++i) {
+        if (i < n) tap_run(tap0 + i0 + r0 + i, pix0 + k0, kc, out + i, R);
+        else
+          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+  // As B: panels of R pixels x kc taps.
+  template <int R>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+    for (int64_t c0 = 0; c0 < n; c0 += R) {
+      const int64_t w = std::min<int64_t>(R, n - c0);
+      for (int64_t k = 0; k < kc; ++k) {
+        T* dst = out + k * R;
+        tap_run(tap0 + k0 + k, pix0 + j0 + c0, w, dst, 1);
+        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+};
+
+// The transpose of an operand: its rows are the operand's columns.
+template <class Op>
+struct TransposedOperand {
+  Op op;
+  TransposedOperand rows_from(int64_t r) const { return {op.cols_from(r)}; }
+  TransposedOperand cols_from(int64_t c) const { return {op.rows_from(c)}; }
+  template <int R>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, typename Op::value_type* out) const {
+    op.template pack_cols<R>(k0, i0, kc, m, out);
+  }
+  template <int R>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, typename Op::value_type* out) const {
+    op.template pack_rows<R>(j0, k0, n, kc, out);
+  }
+};
+
+}  // namespace cpu
+}  // namespace ember

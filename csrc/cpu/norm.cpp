@@ -1,0 +1,283 @@
+// Normalisation and loss kernels: batch norm (statistics, apply, backward) over [N, C, S] tensors, layer
+// norm over contiguous rows, and cross-entropy (log-softmax + NLL with weights, ignore_index and label
+// smoothing) over [N, C] logits in one pass per row.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+#include "kernels/math.h"
+
+namespace ember {
+namespace cpu {
+
+void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
+  EMBER_DISPATCH_F32_F64(x.dtype(), "batch_norm", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* mp = mean.data<T>();
+    T* vp = var.data<T>();
+    parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* p = xp + (n * C + c) * S;
+          for (int64_t i = 0; i < S; ++i) s += double(p[i]);
+        }
+        const double m = s / double(N * S);
+        double ss = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* p = xp + (n * C + c) * S;
+          for (int64_t i = 0; i < S; ++i) {
+            const double d = double(p[i]) - m;
+            ss += d * d;
+          }
+        }
+        mp[c] = T(m);
+        vp[c] = T(ss / double(N * S));
+      }
+    });
+  });
+}
+
+void batch_norm_apply(const Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& w,
+                      const Tensor& b) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
+  EMBER_DISPATCH_F32_F64(x.dtype(), "batch_norm", [&] {
+    using T = scalar_t;
+    const T *xp = x.data<T>(), *mp = mean.data<T>(), *ip = invstd.data<T>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    T* yp = y.data<T>();
+    parallel_for(0, N * C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(S, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t c = r % C;
+        const T scale = ip[c] * (wp ? wp[c] : T(1));
+        const T shift = (bp ? bp[c] : T(0)) - mp[c] * scale;
+        const T* src = xp + r * S;
+        T* dst = yp + r * S;
+        for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * scale + shift;
+      }
+    });
+  });
+}
+
+void batch_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                         const Tensor& mean, const Tensor& invstd, const Tensor& w, bool training) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
+  const double M = double(N * S);
+  EMBER_DISPATCH_F32_F64(x.dtype(), "batch_norm_backward", [&] {
+    using T = scalar_t;
+    const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean.data<T>(), *ip = invstd.data<T>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const double m = mp[c], is = ip[c];
+        double sg = 0, sgx = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = xp + (n * C + c) * S;
+          const T* gr = gp + (n * C + c) * S;
+          for (int64_t i = 0; i < S; ++i) {
+            sg += double(gr[i]);
+            sgx += double(gr[i]) * (double(xr[i]) - m);
+          }
+        }
+        sgx *= is;  // sum(g * xhat)
+        if (gw.defined()) gw.data<T>()[c] = T(sgx);
+        if (gb.defined()) gb.data<T>()[c] = T(sg);
+        if (!gx.defined()) continue;
+        const double wc = wp ? double(wp[c]) : 1.0;
+        T* gxp = gx.data<T>();
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = xp + (n * C + c) * S;
+          const T* gr = gp + (n * C + c) * S;
+          T* o = gxp + (n * C + c) * S;
+          if (training) {
+            const double k = wc * is / M;
+            for (int64_t i = 0; i < S; ++i) {
+              const double xh = (double(xr[i]) - m) * is;
+              o[i] = T(k * (M * double(gr[i]) - sg - xh * sgx));
+            }
+          } else {
+            const T k = T(wc * is);
+            for (int64_t i = 0; i < S; ++i) o[i] = gr[i] * k;
+          }
+        }
+      }
+    });
+  });
+}
+
+void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& w,
+                const Tensor& b, int64_t D, double eps) {
+  const int64_t R = D ? x.numel() / D : 0;
+  EMBER_DISPATCH_F32_F64(x.dtype(), "layer_norm", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    T *yp = y.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
+    parallel_for(0, R, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* row = xp + r * D;
+        double s = 0;
+        for (int64_t i = 0; i < D; ++i) s += double(row[i]);
+        const double m = s / double(D);
+        double ss = 0;
+        for (int64_t i = 0; i < D; ++i) {
+          const double d = double(row[i]) - m;
+          ss += d * d;
+        }
+        const double rs = 1.0 / std::sqrt(ss / double(D) + eps);
+        mp[r] = T(m);
+        rp[r] = T(rs);
+        T* o = yp + r * D;
+        const T tm = T(m), trs = T(rs);
+        for (int64_t i = 0; i < D; ++i) {
+          T v = (row[i] - tm) * trs;
+          if (wp) v *= wp[i];
+          if (bp) v += bp[i];
+          o[i] = v;
+        }
+      }
+    });
+  });
+}
+
+void layer_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, const Tensor& g, const Tensor& x,
+                         const Tensor& mean, const Tensor& rstd, const Tensor& w, int64_t D) {
+  const int64_t R = D ? x.numel() / D : 0;
+  EMBER_DISPATCH_F32_F64(x.dtype(), "layer_norm_backward", [&] {
+    using T = scalar_t;
+    const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    if (gx.defined()) {
+      T* gxp = gx.data<T>();
+      parallel_for(0, R, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* xr = xp + r * D;
+          const T* gr = gp + r * D;
+          const double m = mp[r], rs = rp[r];
+          double s1 = 0, s2 = 0;  // sum(g * w), sum(g * w * xhat)
+          for (int64_t i = 0; i < D; ++i) {
+            const double gw_ = double(gr[i]) * (wp ? double(wp[i]) : 1.0);
+            s1 += gw_;
+            s2 += gw_ * (double(xr[i]) - m) * rs;
+          }
+          T* o = gxp + r * D;
+          for (int64_t i = 0; i < D; ++i) {
+            const double gw_ = double(gr[i]) * (wp ? double(wp[i]) : 1.0);
+            const double xh = (double(xr[i]) - m) * rs;
+            o[i] = T(rs / double(D) * (double(D) * gw_ - s1 - xh * s2));
+          }
+        }
+      });
+    }
+    if (gw.defined() || gb.defined()) {
+      // column sums over all rows; columns split across threads so each sum has one fixed order
+      T* gwp = gw.defined() ? gw.data<T>() : nullptr;
+      T* gbp = gb.defined() ? gb.data<T>() : nullptr;
+      parallel_for(0, D, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R, 1)), [&](int64_t c0, int64_t c1) {
+        std::vector<double> sw(size_t(c1 - c0), 0.0), sb(size_t(c1 - c0), 0.0);
+        for (int64_t r = 0; r < R; ++r) {
+          const T* xr = xp + r * D;
+          const T* gr = gp + r * D;
+          const double m = mp[r], rs = rp[r];
+          for (int64_t c = c0; c < c1; ++c) {
+            sw[size_t(c - c0)] += double(gr[c]) * (double(xr[c]) - m) * rs;
+            sb[size_t(c - c0)] += double(gr[c]);
+          }
+        }
+        for (int64_t c = c0; c < c1; ++c) {
+          if (gwp) gwp[c] = T(sw[size_t(c - c0)]);
+          if (gbp) gbp[c] = T(sb[size_t(c - c0)]);
+        }
+      });
+    }
+  });
+}
+
+void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const Tensor& target, const Tensor& weight,
+                   int64_t ignore_index, double smoothing) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1];
+  EMBER_DISPATCH_F32_F64(x.dtype(), "cross_entropy", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    const int64_t* tp = target.data<int64_t>();
+    const T* wp = weight.defined() ? weight.data<T>() : nullptr;
+    T *lp = loss.data<T>(), *sp = lse.data<T>();
+    double wsum = 0;
+    if (wp)
+      for (int64_t c = 0; c < C; ++c) wsum += double(wp[c]);
+    else
+      wsum = double(C);
+    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* row = xp + r * C;
+        T mx = row[0];
+        for (int64_t c = 1; c < C; ++c) mx = row[c] > mx || row[c] != row[c] ? row[c] : mx;
+        double s = 0;
+        for (int64_t c = 0; c < C; ++c) s += double(kmath::exp(row[c] - mx));
+        const double l = double(mx) + std::log(s);
+        sp[r] = T(l);
+        const int64_t t = tp[r];
+        if (t == ignore_index) {
+          lp[r] = T(0);
+          continue;
+        }
+        const double wt = wp ? double(wp[t]) : 1.0;
+        double v = (1.0 - smoothing) * wt * (l - double(row[t]));
+        if (smoothing > 0) {
+          double sx = 0;  // sum_c w_c * x_c
+          for (int64_t c = 0; c < C; ++c) sx += (wp ? double(wp[c]) : 1.0) * double(row[c]);
+          v += smoothing / double(C) * (l * wsum - sx);
+        }
+        lp[r] = T(v);
+      }
+    });
+  });
+}
+
+void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& x, const Tensor& target,
+                            const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& lse) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1];
+  EMBER_DISPATCH_F32_F64(x.dtype(), "cross_entropy_backward", [&] {
+    using T = scalar_t;
+    const T *xp = x.data<T>(), *gp = grow.data<T>(), *sp = lse.data<T>();
+    const int64_t* tp = target.data<int64_t>();
+    const T* wp = weight.defined() ? weight.data<T>() : nullptr;
+    T* op = gx.data<T>();
+    double wsum = 0;
+    if (wp)
+      for (int64_t c = 0; c < C; ++c) wsum += double(wp[c]);
+    else
+      wsum = double(C);
+    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        T* o = op + r * C;
+        const int64_t t = tp[r];
+        if (t == ignore_index) {
+          std::fill(o, o + C, T(0));
+          continue;
+        }
+        const T* row = xp + r * C;
+        const T l = sp[r];
+        const double g = gp[r];
+        const double wt = wp ? double(wp[t]) : 1.0;
+        const double a = g * (1.0 - smoothing) * wt, b = g * smoothing / double(C);
+        for (int64_t c = 0; c < C; ++c) {
+          const double p = double(kmath::exp(row[c] - l));
+          const double wc = wp ? double(wp[c]) : 1.0;
+          o[c] = T(a * p + b * (wsum * p - wc));
+        }
+        o[t] = T(double(o[t]) - a);
+      }
+    });
+  });
+}
+
+}  // namespace cpu
+}  // namespace ember

@@ -1,0 +1,227 @@
+// Pooling over contiguous NCHW planes (one task per (n, c) plane): max (with flat h*W+w indices), average
+// (count_include_pad / divisor_override) and adaptive average; backward passes scatter into the input plane.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/dispatch.h"
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+
+namespace ember {
+namespace cpu {
+
+namespace {
+
+template <class F>
+void for_each_plane(int64_t planes, int64_t work_per_plane, const F& f) {
+  parallel_for(0, planes, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(work_per_plane, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t p = b; p < e; ++p) f(p);
+               });
+}
+
+inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+}  // namespace
+
+void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeometry& g) {
+  const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  EMBER_DISPATCH_NUMERIC_NO_HALF(x.dtype(), "max_pool2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    int64_t* ip = indices.data<int64_t>();
+    for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
+      const T* plane = xp + p * H * W;
+      T* o = op + p * g.oh * g.ow;
+      int64_t* id = ip + p * g.oh * g.ow;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          T best = std::numeric_limits<T>::lowest();
+          int64_t bi = -1;
+          bool found_nan = false;
+          for (int64_t i = 0; i < g.kh && !found_nan; ++i) {
+            const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              const T v = plane[iy * W + ix];
+              if (v != v) {  // NaN propagates, like PyTorch
+                best = v;
+                bi = iy * W + ix;
+                found_nan = true;
+                break;
+              }
+              if (bi < 0 || v > best) {
+                best = v;
+                bi = iy * W + ix;
+              }
+            }
+          }
+          o[oy * g.ow + ox] = best;
+          id[oy * g.ow + ox] = bi;
+        }
+    });
+  });
+}
+
+void max_pool2d_backward(const Tensor& gx, const Tensor& gout, const Tensor& indices) {
+  const int64_t planes = gx.sizes()[0] * gx.sizes()[1], HW = gx.sizes()[2] * gx.sizes()[3];
+  const int64_t L = gout.sizes()[2] * gout.sizes()[3];
+  EMBER_DISPATCH_F32_F64(gx.dtype(), "max_pool2d_backward", [&] {
+    using T = scalar_t;
+    T* gp = gx.data<T>();
+    const T* go = gout.data<T>();
+    const int64_t* ip = indices.data<int64_t>();
+    for_each_plane(planes, L, [&](int64_t p) {
+      T* plane = gp + p * HW;
+      std::fill(plane, plane + HW, T(0));
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t i = ip[p * L + l];
+        if (i >= 0) plane[i] += go[p * L + l];
+      }
+    });
+  });
+}
+
+// Divisor of output cell (oy, ox): window area clipped to the padded input (count_include_pad) or to the input.
+static int64_t avg_divisor(const PoolGeometry& g, int64_t H, int64_t W, int64_t oy, int64_t ox) {
+  if (g.divisor_override > 0) return g.divisor_override;
+  int64_t y0 = oy * g.sh - g.ph, x0 = ox * g.sw - g.pw;
+  int64_t y1 = std::min(y0 + g.kh, H + g.ph), x1 = std::min(x0 + g.kw, W + g.pw);
+  if (g.count_include_pad) return (y1 - y0) * (x1 - x0);
+  y0 = std::max<int64_t>(y0, 0);
+  x0 = std::max<int64_t>(x0, 0);
+  y1 = std::min(y1, H);
+  x1 = std::min(x1, W);
+  return std::max<int64_t>((y1 - y0) * (x1 - x0), 1);
+}
+
+void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g) {
+  const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  EMBER_DISPATCH_F32_F64(x.dtype(), "avg_pool2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
+      const T* plane = xp + p * H * W;
+      T* o = op + p * g.oh * g.ow;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const int64_t y0 = std::max<int64_t>(oy * g.sh - g.ph, 0), x0 = std::max<int64_t>(ox * g.sw - g.pw, 0);
+          const int64_t y1 = std::min(oy * g.sh - g.ph + g.kh, H), x1 = std::min(ox * g.sw - g.pw + g.kw, W);
+          T s = 0;
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) s += plane[iy * W + ix];
+          o[oy * g.ow + ox] = s / T(avg_divisor(g, H, W, oy, ox));
+        }
+    });
+  });
+}
+
+void avg_pool2d_backward(const Tensor& gx, const Tensor& gout, const PoolGeometry& g) {
+  const int64_t planes = gx.sizes()[0] * gx.sizes()[1], H = gx.sizes()[2], W = gx.sizes()[3];
+  EMBER_DISPATCH_F32_F64(gx.dtype(), "avg_pool2d_backward", [&] {
+    using T = scalar_t;
+    T* gp = gx.data<T>();
+    const T* go = gout.data<T>();
+    for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
+      T* plane = gp + p * H * W;
+      const T* o = go + p * g.oh * g.ow;
+      std::fill(plane, plane + H * W, T(0));
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const int64_t y0 = std::max<int64_t>(oy * g.sh - g.ph, 0), x0 = std::max<int64_t>(ox * g.sw - g.pw, 0);
+          const int64_t y1 = std::min(oy * g.sh - g.ph + g.kh, H), x1 = std::min(ox * g.sw - g.pw + g.kw, W);
+          const T v = o[oy * g.ow + ox] / T(avg_divisor(g, H, W, oy, ox));
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) plane[iy * W + ix] += v;
+        }
+    });
+  });
+}
+
+void adaptive_avg_pool2d(const Tensor& out, const Tensor& x) {
+  const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t oh = out.sizes()[2], ow = out.sizes()[3];
+  EMBER_DISPATCH_F32_F64(x.dtype(), "adaptive_avg_pool2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    for_each_plane(planes, H * W, [&](int64_t p) {
+      const T* plane = xp + p * H * W;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
+          T s = 0;
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) s += plane[iy * W + ix];
+          op[(p * oh + oy) * ow + ox] = s / T((y1 - y0) * (x1 - x0));
+        }
+      }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_backward(const Tensor& gx, const Tensor& gout) {
+  const int64_t planes = gx.sizes()[0] * gx.sizes()[1], H = gx.sizes()[2], W = gx.sizes()[3];
+  const int64_t oh = gout.sizes()[2], ow = gout.sizes()[3];
+  EMBER_DISPATCH_F32_F64(gx.dtype(), "adaptive_avg_pool2d_backward", [&] {
+    using T = scalar_t;
+    T* gp = gx.data<T>();
+    const T* go = gout.data<T>();
+    for_each_plane(planes, H * W, [&](int64_t p) {
+      T* plane = gp + p * H * W;
+      std::fill(plane, plane + H * W, T(0));
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
+          const T v = go[(p * oh + oy) * ow + ox] / T((y1 - y0) * (x1 - x0));
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) plane[iy * W + ix] += v;
+        }
+      }
+    });
+  });
+}
+
+void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x) {
+  const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t oh = out.sizes()[2], ow = out.sizes()[3];
+  EMBER_DISPATCH_NUMERIC_NO_HALF(x.dtype(), "adaptive_max_pool2d", [&] {
+    using T = scalar_t;
+    const T* xp = x.data<T>();
+    T* op = out.data<T>();
+    int64_t* ip = indices.data<int64_t>();
+    for_each_plane(planes, H * W, [&](int64_t p) {
+      const T* plane = xp + p * H * W;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
+          T best = plane[y0 * W + x0];
+          int64_t bi = y0 * W + x0;
+          for (int64_t iy = y0; iy < y1 && best == best; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) {
+              const T v = plane[iy * W + ix];
+              if (v > best || v != v) {
+                best = v;
+                bi = iy * W + ix;
+                if (v != v) break;
+              }
+            }
+          op[(p * oh + oy) * ow + ox] = best;
+          ip[(p * oh + oy) * ow + ox] = bi;
+        }
+      }
+    });
+  });
+}
+
+}  // namespace cpu
+}  // namespace ember
