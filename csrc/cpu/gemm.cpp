@@ -16,6 +16,15 @@ namespace cpu {
 
 namespace {
 
+// EMBER_GEMM_INDEPENDENT=1 selects the older threading (each thread packs its own copy of B), for comparison.
+bool gemm_independent_blocks() {
+  static const bool v = [] {
+    const char* e = std::getenv("EMBER_GEMM_INDEPENDENT");
+    return e && e[0] == '1';
+  }();
+  return v;
+}
+
 // A 64-byte aligned scratch buffer for packed panels.
 template <class T>
 class AlignedBuffer {
