@@ -108,4 +108,6 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_index(m);
   ember::py::bind_factory(m);
   ember::py::bind_misc(m);
+  ember::py::bind_optim(m);
+  ember::py::bind_storage(m);
 }
