@@ -39,6 +39,8 @@ _FROM_CODE = {
     "F64": (8, _C.float64, None), "I8": (1, _C.int32, "|i1"), "I16": (2, _C.int32, "<i2"),
     "U16": (2, _C.int32, "<u2"), "U32": (4, _C.int64, "<u4"),
 }
+_RANK = {c: i for i, c in enumerate(["BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64",
+                                     "I64", "U64"])}
 _KNOWN_UNSUPPORTED = ("U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64", "C128", "E8M0")
 
 
@@ -87,8 +89,8 @@ def _plan(tensors, metadata):
         if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in metadata.items()):
             raise ValueError("metadata must be a dict of str to str")
-    # the reference writer orders by dtype size (largest first), then by name
-    names = sorted(tensors, key=lambda n: (-tensors[n].dtype.itemsize, n))
+    # the reference writer orders by its dtype enum (widest first), then by name: files come out byte-identical
+    names = sorted(tensors, key=lambda n: (-_RANK[_TO_CODE[tensors[n].dtype]], n))
     header = OrderedDict()
     if metadata:
         header["__metadata__"] = dict(metadata)

@@ -70,7 +70,7 @@ VERSION = 1
 _FIXED = struct.Struct("<8sIIQQ")  # magic, version, header crc32, header length, data length
 _ALIGN = 64
 MAX_HEADER_BYTES = 256 << 20
-_MAX_DEPTH = 512
+_MAX_DEPTH = 256  # container nesting; far beyond any state dict, well within Python's recursion limit
 _READ_CHUNK = 64 << 20
 
 _DTYPES = {d._name: d for d in (_C.float32, _C.float64, _C.float16, _C.bfloat16, _C.int64, _C.int32, _C.uint8,
