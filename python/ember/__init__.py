@@ -130,3 +130,5 @@ class iinfo:
 
 
 from . import cuda  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from . import optim, safetensors, serialization  # noqa: E402
