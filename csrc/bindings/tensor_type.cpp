@@ -88,6 +88,7 @@ int Tensor_clear(PyObject* self) {
   Py_CLEAR(s->grad_acc);
   Py_CLEAR(s->base);
   Py_CLEAR(s->dict);
+  Py_CLEAR(s->shape_cache);
   return 0;
 }
 
@@ -103,7 +104,12 @@ void Tensor_dealloc(PyObject* self) {
 // ------------------------------------------------------------------------------------------ getters
 
 PyObject* get_shape(PyObject* self, void*) { return make_size(T(self)->t.sizes()); }
-PyObject* get_shape_tuple(PyObject* self, void*) { return make_tuple(T(self)->t.sizes()); }
+PyObject* get_shape_tuple(PyObject* self, void*) {
+  PyTensor* s = T(self);
+  if (!s->shape_cache) s->shape_cache = make_tuple(s->t.sizes());
+  Py_XINCREF(s->shape_cache);
+  return s->shape_cache;
+}
 PyObject* get_dtype(PyObject* self, void*) {
   PyObject* d = g_dtypes[int(T(self)->t.dtype())];
   Py_INCREF(d);
@@ -218,6 +224,7 @@ int set_data(PyObject* self, PyObject* value, void*) {
     return -1;
   }
   s->t.set_data(src);
+  Py_CLEAR(s->shape_cache);  // .data = other may change the sizes
   return 0;
 }
 
@@ -434,7 +441,7 @@ static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   s->output_nr = int(nr);
   s->requires_grad = 1;
   s->view_version = s->t.version();
-  PyObject* shape = make_tuple(s->t.sizes());
+  PyObject* shape = get_shape_tuple(args[0], nullptr);
   if (!shape) return nullptr;
   PyObject* dt = g_dtypes[int(s->t.dtype())];
   Py_INCREF(dt);

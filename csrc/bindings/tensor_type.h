@@ -18,6 +18,7 @@ struct PyTensor {
   PyObject* hooks;        // dict of backward hooks or NULL
   PyObject* grad_acc;     // weak reference to the leaf's AccumulateGrad node, or NULL
   PyObject* base;         // for differentiable views: the tensor they view, or NULL
+  PyObject* shape_cache;  // the sizes as a tuple, built on first use (sizes never change in place)
   PyObject* dict;
   PyObject* weakreflist;
   int64_t view_version;   // version of the storage when this view's grad_fn was last made current

@@ -56,7 +56,6 @@ class Node:
             return ()
         versions = self._saved_versions
         out_idx = self._saved_out
-        result = []
         for j, s in enumerate(saved):
             if s is not None and s._version != versions[j]:
                 raise RuntimeError(
@@ -68,11 +67,15 @@ class Node:
                        (", which is output %d of %s" % (out_idx[j], self.name()))
                        if out_idx is not None and out_idx[j] >= 0 else "",
                        s._version, versions[j], self.name()))
-            if out_idx is not None and out_idx[j] >= 0 and _state.enabled:
-                # create_graph: the output needs its history back so higher-order gradients reach the inputs
-                s = _C.alias(s)
-                _C._attach(s, self, out_idx[j])
-            result.append(s)
+        if out_idx is None or not _state.enabled:
+            return saved
+        # create_graph: saved outputs need their history back so higher-order gradients reach the inputs
+        result = list(saved)
+        for j, i in enumerate(out_idx):
+            if i >= 0:
+                s = _C.alias(saved[j])
+                _C._attach(s, self, i)
+                result[j] = s
         return tuple(result)
 
     def mark_dirty(self, *tensors):
