@@ -130,3 +130,4 @@ class iinfo:
 
 
 from . import cuda  # noqa: E402
+from . import nn  # noqa: E402
