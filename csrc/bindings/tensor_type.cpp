@@ -427,21 +427,15 @@ static PyObject* set_classes(PyObject*, PyObject* args) {
 
 // _attach(t, node, output_nr): makes t an output of an autograd node. Returns (shape, dtype), the metadata
 // the engine checks incoming gradients against, or None for integer/bool tensors (never differentiable).
-static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 3 || !is_tensor(args[0])) {
-    PyErr_SetString(PyExc_TypeError, "_attach(tensor, node, output_nr)");
-    return nullptr;
-  }
-  PyTensor* s = T(args[0]);
+PyObject* attach_output(PyObject* t, PyObject* node, long nr) {
+  PyTensor* s = T(t);
   if (!is_floating(s->t.dtype())) Py_RETURN_NONE;
-  long nr = PyLong_AsLong(args[2]);
-  if (nr == -1 && PyErr_Occurred()) return nullptr;
-  Py_INCREF(args[1]);
-  Py_XSETREF(s->grad_fn, args[1]);
+  Py_INCREF(node);
+  Py_XSETREF(s->grad_fn, node);
   s->output_nr = int(nr);
   s->requires_grad = 1;
   s->view_version = s->t.version();
-  PyObject* shape = get_shape_tuple(args[0], nullptr);
+  PyObject* shape = get_shape_tuple(t, nullptr);
   if (!shape) return nullptr;
   PyObject* dt = g_dtypes[int(s->t.dtype())];
   Py_INCREF(dt);
@@ -449,6 +443,25 @@ static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   PyTuple_SET_ITEM(r, 0, shape);
   PyTuple_SET_ITEM(r, 1, dt);
   return r;
+}
+
+PyTypeObject* tensor_class() { return g_tensor_class; }
+
+int requires_grad_refreshed(PyObject* t) {
+  if (!refresh_view(t)) return -1;
+  return T(t)->requires_grad ? 1 : 0;
+}
+
+// _attach(t, node, output_nr): makes t an output of an autograd node. Returns (shape, dtype), the metadata
+// the engine checks incoming gradients against, or None for integer/bool tensors (never differentiable).
+static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !is_tensor(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "_attach(tensor, node, output_nr)");
+    return nullptr;
+  }
+  long nr = PyLong_AsLong(args[2]);
+  if (nr == -1 && PyErr_Occurred()) return nullptr;
+  return attach_output(args[0], args[1], nr);
 }
 
 static PyObject* set_view_refresh(PyObject*, PyObject* fn) {

@@ -48,5 +48,12 @@ bool dtype_from_object(PyObject* o, ScalarType* out);
 
 void init_types(PyObject* module);
 
+// For the autograd fast path (autograd.cpp): the registered Python Tensor class; requires_grad after
+// refreshing a stale view's history (-1 on error); making t output `nr` of `node` (new ref to (shape, dtype)
+// or None for non-float tensors, nullptr on error).
+PyTypeObject* tensor_class();
+int requires_grad_refreshed(PyObject* t);
+PyObject* attach_output(PyObject* t, PyObject* node, long nr);
+
 }  // namespace py
 }  // namespace ember
