@@ -46,17 +46,54 @@ struct StridedOperand {
   }
 };
 
+// Packing for operands that can produce a run of one row: row_run(r, c, n, out, stride) writes elements
+// (r, c) .. (r, c + n) to out[0], out[stride], ... Both panel layouts are built from such runs.
+template <class Derived, class T>
+struct RowRunPacking {
+  using value_type = T;
+  // As A: panels of R rows x kc columns from (i0, k0), zero-padded to R rows.
+  template <int R>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+    const Derived& d = static_cast<const Derived&>(*this);
+    for (int64_t r0 = 0; r0 < m; r0 += R) {
+      const int64_t n = std::min<int64_t>(R, m - r0);
+      for (int64_t i = 0; i < R; ++i) {
+        if (i < n) d.row_run(i0 + r0 + i, k0, kc, out + i, R);
+        else
+          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+  // As B: panels of R columns x kc rows from (k0, j0), zero-padded to R columns.
+  template <int R>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+    const Derived& d = static_cast<const Derived&>(*this);
+    for (int64_t c0 = 0; c0 < n; c0 += R) {
+      const int64_t w = std::min<int64_t>(R, n - c0);
+      for (int64_t k = 0; k < kc; ++k) {
+        T* dst = out + k * R;
+        d.row_run(k0 + k, j0 + c0, w, dst, 1);
+        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+};
+
 // cols[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], 0 outside the image.
 template <class T>
-struct Im2ColOperand {
-  using value_type = T;
+struct Im2ColOperand : RowRunPacking<Im2ColOperand<T>, T> {
   Im2ColSrc<T> s;
   int64_t tap0 = 0, pix0 = 0;  // offsets for thread partitions
+  Im2ColOperand(const Im2ColSrc<T>& src, int64_t t0 = 0, int64_t p0 = 0) : s(src), tap0(t0), pix0(p0) {}
   Im2ColOperand rows_from(int64_t r) const { return {s, tap0 + r, pix0}; }
   Im2ColOperand cols_from(int64_t c) const { return {s, tap0, pix0 + c}; }
 
-  // writes out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap` (pixels may span images)
-  void tap_run(int64_t tap, int64_t pix, int64_t n, T* out, int64_t stride) const {
+  // out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap` (pixels may span images)
+  void row_run(int64_t tap, int64_t pix, int64_t n, T* out, int64_t stride) const {
+    tap += tap0;
+    pix += pix0;
     const int64_t L = s.g.oh * s.g.ow;
     while (n > 0) {
       const int64_t img = pix / L, l = pix % L, run = std::min(n, L - l);
@@ -99,46 +136,23 @@ struct Im2ColOperand {
       ++oy;
     }
   }
-  // As A: panels of R taps x kc pixels.
-  template <int R>
-  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
-    for (int64_t r0 = 0; r0 < m; r0 += R) {
-      const int64_t n = std::min<int64_t>(R, m - r0);
-      for (int64_t i = 0; i < R; ++i) {
-        if (i < n) tap_run(tap0 + i0 + r0 + i, pix0 + k0, kc, out + i, R);
-        else
-          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
-      }
-      out += kc * R;
-    }
-  }
-  // As B: panels of R pixels x kc taps.
-  template <int R>
-  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
-    for (int64_t c0 = 0; c0 < n; c0 += R) {
-      const int64_t w = std::min<int64_t>(R, n - c0);
-      for (int64_t k = 0; k < kc; ++k) {
-        T* dst = out + k * R;
-        tap_run(tap0 + k0 + k, pix0 + j0 + c0, w, dst, 1);
-        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
-      }
-      out += kc * R;
-    }
-  }
 };
 
 // A [rows x (images * L)] matrix stored image-major, like grad_out [N, O, L] seen as [O, N * L]:
 // element (r, n * L + l) = p[n * image_stride + r * row_stride + l].
 template <class T>
-struct ImageMajorOperand {
-  using value_type = T;
+struct ImageMajorOperand : RowRunPacking<ImageMajorOperand<T>, T> {
   const T* p;
   int64_t row_stride, image_stride, L;
   int64_t row0 = 0, col0 = 0;
+  ImageMajorOperand(const T* p_, int64_t rs, int64_t is, int64_t l, int64_t r0 = 0, int64_t c0 = 0)
+      : p(p_), row_stride(rs), image_stride(is), L(l), row0(r0), col0(c0) {}
   ImageMajorOperand rows_from(int64_t r) const { return {p, row_stride, image_stride, L, row0 + r, col0}; }
   ImageMajorOperand cols_from(int64_t c) const { return {p, row_stride, image_stride, L, row0, col0 + c}; }
   // out[k * stride] for k in [0, n): columns col .. col+n of row r
   void row_run(int64_t r, int64_t col, int64_t n, T* out, int64_t stride) const {
+    r += row0;
+    col += col0;
     while (n > 0) {
       const int64_t img = col / L, l = col % L, run = std::min(n, L - l);
       const T* src = p + img * image_stride + r * row_stride + l;
@@ -146,30 +160,6 @@ struct ImageMajorOperand {
       out += run * stride;
       col += run;
       n -= run;
-    }
-  }
-  template <int R>
-  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
-    for (int64_t r0 = 0; r0 < m; r0 += R) {
-      const int64_t n = std::min<int64_t>(R, m - r0);
-      for (int64_t i = 0; i < R; ++i) {
-        if (i < n) row_run(row0 + i0 + r0 + i, col0 + k0, kc, out + i, R);
-        else
-          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
-      }
-      out += kc * R;
-    }
-  }
-  template <int R>
-  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
-    for (int64_t c0 = 0; c0 < n; c0 += R) {
-      const int64_t w = std::min<int64_t>(R, n - c0);
-      for (int64_t k = 0; k < kc; ++k) {
-        T* dst = out + k * R;
-        row_run(row0 + k0 + k, col0 + j0 + c0, w, dst, 1);
-        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
-      }
-      out += kc * R;
     }
   }
 };

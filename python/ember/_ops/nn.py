@@ -50,42 +50,28 @@ def _softmax_dim(ndim):
 
 
 class Softmax(Function):
-    @staticmethod
-    def forward(x, dim):
-        return _C.softmax(x, dim, False)
+    """softmax (log=False) or log_softmax (log=True) along dim, as one fused kernel each way."""
 
     @staticmethod
-    def setup_context(ctx, inputs, out):
-        ctx.save_for_backward(out)
-        ctx.dim = inputs[1]
-
-    @staticmethod
-    def backward(ctx, g):
-        y, = ctx.saved_tensors
-        if _state.enabled:
-            return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
-        return _C.softmax_backward(g, y, ctx.dim, False), None
-
-
-class LogSoftmax(Function):
-    @staticmethod
-    def forward(x, dim):
-        return _C.softmax(x, dim, True)
+    def forward(x, dim, log):
+        return _C.softmax(x, dim, log)
 
     @staticmethod
     def setup_context(ctx, inputs, out):
         ctx.save_for_backward(out)
-        ctx.dim = inputs[1]
+        ctx.dim, ctx.log = inputs[1], inputs[2]
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        if _state.enabled:
-            return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
-        return _C.softmax_backward(g, y, ctx.dim, True), None
+        if not _state.enabled:
+            return _C.softmax_backward(g, y, ctx.dim, ctx.log), None, None
+        if ctx.log:
+            return g - y.exp() * g.sum(ctx.dim, keepdim=True), None, None
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None, None
 
 
-def _softmax_like(fn, cop, input, dim, dtype, name):
+def _softmax_like(log, input, dim, dtype, name):
     check_tensor(input, name)
     if dim is None:
         dim = _softmax_dim(input.dim())
@@ -95,19 +81,19 @@ def _softmax_like(fn, cop, input, dim, dtype, name):
     if not input.dtype.is_floating_point:
         raise RuntimeError("%s: expected a floating point input, got %s (pass dtype=ember.float32)"
                            % (name, input.dtype))
-    return fn.apply(input, int(dim)) if needs_grad(input) else cop(input, int(dim), fn is LogSoftmax)
+    return Softmax.apply(input, int(dim), log) if needs_grad(input) else _C.softmax(input, int(dim), log)
 
 
 @export
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim, computed stably."""
-    return _softmax_like(Softmax, _C.softmax, input, dim, dtype, "softmax")
+    return _softmax_like(False, input, dim, dtype, "softmax")
 
 
 @export
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along dim, computed stably in one pass."""
-    return _softmax_like(LogSoftmax, _C.softmax, input, dim, dtype, "log_softmax")
+    return _softmax_like(True, input, dim, dtype, "log_softmax")
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
