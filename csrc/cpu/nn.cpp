@@ -63,8 +63,9 @@ void softmax_row(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bool log) 
     }
   }
   if (log) {
-    T lse = mx + kmath::log(sum);
-    for (int64_t j = 0; j < n; ++j) o[j * os] = x[j * xs] - lse;
+    // (x - max) - log(sum): subtracting max + log(sum) at once would round log(sum) away for large logits
+    const T ls = kmath::log(sum);
+    for (int64_t j = 0; j < n; ++j) o[j * os] = (x[j * xs] - mx) - ls;
   } else {
     T inv = T(1) / sum;
     for (int64_t j = 0; j < n; ++j) o[j * os] *= inv;

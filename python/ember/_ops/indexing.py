@@ -212,9 +212,13 @@ def _index_fill_(self, dim, index, value):
 
 @export
 def index_copy(input, dim, index, source):
-    """input with the slices at index along dim replaced by source."""
-    cleared = index_fill(input, dim, index, 0)
-    return index_add(cleared, dim, index, source)
+    """input with the slices at index along dim replaced by those of source (a copy, not a sum)."""
+    d = int(dim) % builtins_max(input.dim(), 1)
+    return index_put(input, (None,) * d + (index,), source)
+
+
+def builtins_max(a, b):
+    return a if a > b else b
 
 
 method("index_select", index_select)
