@@ -86,6 +86,52 @@ def bench_conv(rounds):
     return med
 
 
+def _training_step(lib, make_model, make_opt, x_np, y_np):
+    """One zero_grad / forward / cross-entropy / backward / step, as a closure over lib's objects."""
+    lib.manual_seed(0)
+    model = make_model(lib.nn)
+    opt = make_opt(lib.optim, model.parameters())
+    x, y = lib.tensor(x_np), lib.tensor(y_np)
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def bench_steps(rounds, which):
+    rng = np.random.default_rng(2)
+    cases = []
+    if "mlp" in which:
+        def mlp(nn):
+            return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        cases.append(("MLP 784-512-512-10, Adam, batch 256", mlp, lambda optim, p: optim.Adam(p, lr=1e-3),
+                      rng.standard_normal((256, 784)).astype(np.float32), rng.integers(0, 10, 256)))
+    if "lenet" in which:
+        def lenet(nn):
+            return nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                                 nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                                 nn.ReLU(), nn.Linear(84, 10))
+        cases.append(("LeNet, SGD momentum, batch 64 x 3x32x32", lenet,
+                      lambda optim, p: optim.SGD(p, lr=0.01, momentum=0.9),
+                      rng.standard_normal((64, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 64)))
+    results = {}
+    for name, make_model, make_opt, x, y in cases:
+        fns = {"ember": _training_step(ember, make_model, make_opt, x, y)}
+        if torch is not None:
+            fns["torch"] = _training_step(torch, make_model, make_opt, x, y)
+        med = compare(fns, rounds, 5)
+        line = "%s (ms per step)\n  " % name + "  ".join("%s %7.2f" % (k, v * 1e3) for k, v in med.items())
+        if "torch" in med:
+            line += "  | ember/torch time %.2f" % (med["ember"] / med["torch"])
+        print(line)
+        results[name] = med
+    return results
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
@@ -100,6 +146,8 @@ def main():
         bench_gemm(args.rounds)
     if "conv" in which:
         bench_conv(args.rounds)
+    if which & {"mlp", "lenet"}:
+        bench_steps(args.rounds, which)
 
 
 if __name__ == "__main__":

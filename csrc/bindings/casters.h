@@ -125,6 +125,7 @@ void bind_index(pyb::module_& m);
 void bind_factory(pyb::module_& m);
 void bind_misc(pyb::module_& m);
 void bind_nn(pyb::module_& m);
+void bind_autograd(pyb::module_& m);
 void bind_optim(pyb::module_& m);
 void bind_storage(pyb::module_& m);
 }  // namespace py

@@ -109,6 +109,7 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_factory(m);
   ember::py::bind_misc(m);
   ember::py::bind_nn(m);
+  ember::py::bind_autograd(m);
   ember::py::bind_optim(m);
   ember::py::bind_storage(m);
 }

@@ -88,6 +88,7 @@ int Tensor_clear(PyObject* self) {
   Py_CLEAR(s->grad_acc);
   Py_CLEAR(s->base);
   Py_CLEAR(s->dict);
+  Py_CLEAR(s->shape_cache);
   return 0;
 }
 
@@ -103,7 +104,12 @@ void Tensor_dealloc(PyObject* self) {
 // ------------------------------------------------------------------------------------------ getters
 
 PyObject* get_shape(PyObject* self, void*) { return make_size(T(self)->t.sizes()); }
-PyObject* get_shape_tuple(PyObject* self, void*) { return make_tuple(T(self)->t.sizes()); }
+PyObject* get_shape_tuple(PyObject* self, void*) {
+  PyTensor* s = T(self);
+  if (!s->shape_cache) s->shape_cache = make_tuple(s->t.sizes());
+  Py_XINCREF(s->shape_cache);
+  return s->shape_cache;
+}
 PyObject* get_dtype(PyObject* self, void*) {
   PyObject* d = g_dtypes[int(T(self)->t.dtype())];
   Py_INCREF(d);
@@ -218,6 +224,7 @@ int set_data(PyObject* self, PyObject* value, void*) {
     return -1;
   }
   s->t.set_data(src);
+  Py_CLEAR(s->shape_cache);  // .data = other may change the sizes
   return 0;
 }
 
@@ -420,21 +427,15 @@ static PyObject* set_classes(PyObject*, PyObject* args) {
 
 // _attach(t, node, output_nr): makes t an output of an autograd node. Returns (shape, dtype), the metadata
 // the engine checks incoming gradients against, or None for integer/bool tensors (never differentiable).
-static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 3 || !is_tensor(args[0])) {
-    PyErr_SetString(PyExc_TypeError, "_attach(tensor, node, output_nr)");
-    return nullptr;
-  }
-  PyTensor* s = T(args[0]);
+PyObject* attach_output(PyObject* t, PyObject* node, long nr) {
+  PyTensor* s = T(t);
   if (!is_floating(s->t.dtype())) Py_RETURN_NONE;
-  long nr = PyLong_AsLong(args[2]);
-  if (nr == -1 && PyErr_Occurred()) return nullptr;
-  Py_INCREF(args[1]);
-  Py_XSETREF(s->grad_fn, args[1]);
+  Py_INCREF(node);
+  Py_XSETREF(s->grad_fn, node);
   s->output_nr = int(nr);
   s->requires_grad = 1;
   s->view_version = s->t.version();
-  PyObject* shape = make_tuple(s->t.sizes());
+  PyObject* shape = get_shape_tuple(t, nullptr);
   if (!shape) return nullptr;
   PyObject* dt = g_dtypes[int(s->t.dtype())];
   Py_INCREF(dt);
@@ -442,6 +443,25 @@ static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   PyTuple_SET_ITEM(r, 0, shape);
   PyTuple_SET_ITEM(r, 1, dt);
   return r;
+}
+
+PyTypeObject* tensor_class() { return g_tensor_class; }
+
+int requires_grad_refreshed(PyObject* t) {
+  if (!refresh_view(t)) return -1;
+  return T(t)->requires_grad ? 1 : 0;
+}
+
+// _attach(t, node, output_nr): makes t an output of an autograd node. Returns (shape, dtype), the metadata
+// the engine checks incoming gradients against, or None for integer/bool tensors (never differentiable).
+static PyObject* attach(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !is_tensor(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "_attach(tensor, node, output_nr)");
+    return nullptr;
+  }
+  long nr = PyLong_AsLong(args[2]);
+  if (nr == -1 && PyErr_Occurred()) return nullptr;
+  return attach_output(args[0], args[1], nr);
 }
 
 static PyObject* set_view_refresh(PyObject*, PyObject* fn) {

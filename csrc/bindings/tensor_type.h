@@ -18,6 +18,7 @@ struct PyTensor {
   PyObject* hooks;        // dict of backward hooks or NULL
   PyObject* grad_acc;     // weak reference to the leaf's AccumulateGrad node, or NULL
   PyObject* base;         // for differentiable views: the tensor they view, or NULL
+  PyObject* shape_cache;  // the sizes as a tuple, built on first use (sizes never change in place)
   PyObject* dict;
   PyObject* weakreflist;
   int64_t view_version;   // version of the storage when this view's grad_fn was last made current
@@ -46,6 +47,13 @@ PyObject* dtype_object(ScalarType st);  // borrowed singleton
 bool dtype_from_object(PyObject* o, ScalarType* out);
 
 void init_types(PyObject* module);
+
+// For the autograd fast path (autograd.cpp): the registered Python Tensor class; requires_grad after
+// refreshing a stale view's history (-1 on error); making t output `nr` of `node` (new ref to (shape, dtype)
+// or None for non-float tensors, nullptr on error).
+PyTypeObject* tensor_class();
+int requires_grad_refreshed(PyObject* t);
+PyObject* attach_output(PyObject* t, PyObject* node, long nr);
 
 }  // namespace py
 }  // namespace ember

@@ -121,6 +121,28 @@ void for_each_image(int64_t N, const F& f) {
   }
 }
 
+// Small convolutions: one GEMM per image would be too small to run efficiently, so the images are put side by
+// side as extra GEMM columns ([rows, N * L] results, permuted into [N, rows, L] afterwards).
+inline bool batch_images(int64_t N, int64_t M, int64_t K, int64_t L) {
+  return N > 1 && 2.0 * double(M) * double(K) * double(L) < 4e6;
+}
+
+// dst[n][r][l] = src[r][n][l] (+ bias[r])
+template <class T>
+void rows_to_images(const T* src, T* dst, int64_t N, int64_t R, int64_t L, const T* bias) {
+  parallel_for(0, N * R, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(L, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t n = i / R, r = i % R;
+      const T* s = src + (r * N + n) * L;
+      T* d = dst + i * L;
+      if (bias)
+        for (int64_t l = 0; l < L; ++l) d[l] = s[l] + bias[r];
+      else
+        std::memcpy(d, s, sizeof(T) * size_t(L));
+    }
+  });
+}
+
 template <class T>
 void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
@@ -129,6 +151,15 @@ void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   const T* wp = w.data<T>();
   T* op = out.data<T>();
   const T* bp = bias.defined() ? bias.data<T>() : nullptr;
+  if (batch_images(N, Og, K, L)) {
+    std::vector<T> tmp(size_t(O * N * L));
+    for (int64_t gi = 0; gi < G; ++gi) {
+      Im2ColSrc<T> src{xp + gi * Cg * H * W, Cg, H, W, g, N, C * H * W};
+      gemm_w_cols(Og, wp + gi * Og * K, K, src, tmp.data() + gi * Og * N * L, N * L, T(0));
+    }
+    rows_to_images(tmp.data(), op, N, O, L, bp);
+    return;
+  }
   for_each_image<T>(N, [&](int64_t n, Buffer<T>&) {
     const T* img = xp + n * C * H * W;
     T* o = op + n * O * L;
@@ -140,6 +171,51 @@ void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
       gemm_w_cols(Og, wp + gi * Og * K, K, src, o + gi * Og * L, L, bp ? T(1) : T(0));
     }
   });
+}
+
+template <class T>
+void finish_weight_grad(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g,
+                        const Tensor& gw) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t O = w.sizes()[0], G = g.groups, Cg = C / G, Og = O / G, K = Cg * g.kh * g.kw, L = g.oh * g.ow;
+  const T* xp = x.data<T>();
+  const T* gp = gout.data<T>();
+  if (gw.defined() && batch_images(N, Og, K, L)) {
+    // one GEMM over all images: grad_out [N, O, L] read as [O, N * L], cols as [K, N * L]
+    T* gwp = gw.data<T>();
+    for (int64_t gi = 0; gi < G; ++gi) {
+      Im2ColSrc<T> src{xp + gi * Cg * H * W, Cg, H, W, g, N, C * H * W};
+      gemm_g_colsT(Og, gp + gi * Og * L, L, O * L, src, gwp + gi * Og * K, K, T(0));
+    }
+    return;
+  }
+  if (gw.defined()) {
+    // grad_W = sum_n grad_out[n] @ cols[n]^T, with cols packed straight from the images; images are split
+    // across threads, each summing into its own buffer (the first one is grad_W itself).
+    T* gwp = gw.data<T>();
+    const int nt = in_parallel_region() ? 1 : int(std::min<int64_t>(get_num_threads(), N));
+    std::vector<std::vector<T>> partial(size_t(std::max(nt - 1, 0)), std::vector<T>(size_t(O * K)));
+    const int64_t step = (N + nt - 1) / nt;
+    auto run = [&](int64_t t) {
+      T* acc = t == 0 ? gwp : partial[size_t(t - 1)].data();
+      const int64_t b = std::min(N, t * step), e = std::min(N, (t + 1) * step);
+      if (b == e) std::fill(acc, acc + O * K, T(0));
+      for (int64_t n = b; n < e; ++n)
+        for (int64_t gi = 0; gi < G; ++gi) {
+          Im2ColSrc<T> src{xp + n * C * H * W + gi * Cg * H * W, Cg, H, W, g};
+          gemm_g_colsT(Og, gp + n * O * L + gi * Og * L, L, 0, src, acc + gi * Og * K, K, n == b ? T(0) : T(1));
+        }
+    };
+    if (nt <= 1) {
+      run(0);
+    } else {
+      parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) run(t);
+      });
+      for (auto& p : partial)
+        for (int64_t i = 0; i < O * K; ++i) gwp[i] += p[size_t(i)];
+    }
+  }
 }
 
 template <class T>
@@ -167,9 +243,11 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
   if (gx.defined()) {
     T* gxp = gx.data<T>();
     const int64_t tph = g.dh * (g.kh - 1) - g.ph, tpw = g.dw * (g.kw - 1) - g.pw;
-    if (g.sh == 1 && g.sw == 1 && tph >= 0 && tpw >= 0) {
-      // stride 1: grad_x is a convolution of grad_out with the flipped, transposed kernel, so it runs as a
-      // GEMM packed straight from grad_out (no column buffer, no col2im)
+    // stride 1: grad_x is a convolution of grad_out with the flipped, transposed kernel, so it can run as a
+    // GEMM packed straight from grad_out (no column buffer, no col2im). That packs O*kh*kw values per input
+    // pixel against C*kh*kw per output pixel for W^T @ grad_out + col2im, so take it when it packs less.
+    const bool transposed_conv = g.sh == 1 && g.sw == 1 && tph >= 0 && tpw >= 0 && Og * H * W <= Cg * L;
+    if (transposed_conv) {
       std::vector<T> wt(size_t(O * K));
       for (int64_t gi = 0; gi < G; ++gi)
         for (int64_t o = 0; o < Og; ++o)
@@ -180,6 +258,15 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
                     wp[((gi * Og + o) * Cg + c) * g.kh * g.kw + i * g.kw + j];
       ConvGeometry tg{g.kh, g.kw, 1, 1, tph, tpw, g.dh, g.dw, H, W, 1};
       const int64_t Kt = Og * g.kh * g.kw;
+      if (batch_images(N, Cg, Kt, H * W)) {
+        std::vector<T> tmp(size_t(C * N * H * W));
+        for (int64_t gi = 0; gi < G; ++gi) {
+          Im2ColSrc<T> src{gp + gi * Og * L, Og, g.oh, g.ow, tg, N, O * L};
+          gemm_w_cols(Cg, wt.data() + gi * Cg * Kt, Kt, src, tmp.data() + gi * Cg * N * H * W, N * H * W, T(0));
+        }
+        rows_to_images<T>(tmp.data(), gxp, N, C, H * W, nullptr);
+        return finish_weight_grad<T>(gout, x, w, g, gw);
+      }
       for_each_image<T>(N, [&](int64_t n, Buffer<T>&) {
         for (int64_t gi = 0; gi < G; ++gi) {
           Im2ColSrc<T> src{gp + n * O * L + gi * Og * L, Og, g.oh, g.ow, tg};
@@ -203,33 +290,7 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
       });
     }
   }
-  if (gw.defined()) {
-    // grad_W = sum_n grad_out[n] @ cols[n]^T, with cols packed straight from the images; images are split
-    // across threads, each summing into its own buffer (the first one is grad_W itself).
-    T* gwp = gw.data<T>();
-    const int nt = in_parallel_region() ? 1 : int(std::min<int64_t>(get_num_threads(), N));
-    std::vector<std::vector<T>> partial(size_t(std::max(nt - 1, 0)), std::vector<T>(size_t(O * K)));
-    const int64_t step = (N + nt - 1) / nt;
-    auto run = [&](int64_t t) {
-      T* acc = t == 0 ? gwp : partial[size_t(t - 1)].data();
-      const int64_t b = std::min(N, t * step), e = std::min(N, (t + 1) * step);
-      if (b == e) std::fill(acc, acc + O * K, T(0));
-      for (int64_t n = b; n < e; ++n)
-        for (int64_t gi = 0; gi < G; ++gi) {
-          Im2ColSrc<T> src{xp + n * C * H * W + gi * Cg * H * W, Cg, H, W, g};
-          gemm_g_colsT(Og, gp + n * O * L + gi * Og * L, L, src, acc + gi * Og * K, K, n == b ? T(0) : T(1));
-        }
-    };
-    if (nt <= 1) {
-      run(0);
-    } else {
-      parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) run(t);
-      });
-      for (auto& p : partial)
-        for (int64_t i = 0; i < O * K; ++i) gwp[i] += p[size_t(i)];
-    }
-  }
+  finish_weight_grad<T>(gout, x, w, g, gw);
 }
 
 }  // namespace

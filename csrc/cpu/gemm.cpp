@@ -145,13 +145,13 @@ void gemm_w_cols(int64_t M, const double* W, int64_t ldw, const Im2ColSrc<double
                  double beta) {
   EMBER_GEMM_PICK(gemm_w_cols<double>, M, W, ldw, src, C, ldc, beta)
 }
-void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, const Im2ColSrc<float>& src, float* C, int64_t ldc,
-                  float beta) {
-  EMBER_GEMM_PICK(gemm_g_colsT<float>, M, G, ldg, src, C, ldc, beta)
+void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, int64_t g_image_stride, const Im2ColSrc<float>& src,
+                  float* C, int64_t ldc, float beta) {
+  EMBER_GEMM_PICK(gemm_g_colsT<float>, M, G, ldg, g_image_stride, src, C, ldc, beta)
 }
-void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, const Im2ColSrc<double>& src, double* C, int64_t ldc,
-                  double beta) {
-  EMBER_GEMM_PICK(gemm_g_colsT<double>, M, G, ldg, src, C, ldc, beta)
+void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, int64_t g_image_stride, const Im2ColSrc<double>& src,
+                  double* C, int64_t ldc, double beta) {
+  EMBER_GEMM_PICK(gemm_g_colsT<double>, M, G, ldg, g_image_stride, src, C, ldc, beta)
 }
 
 }  // namespace cpu

@@ -55,24 +55,44 @@ struct Im2ColOperand {
   Im2ColOperand rows_from(int64_t r) const { return {s, tap0 + r, pix0}; }
   Im2ColOperand cols_from(int64_t c) const { return {s, tap0, pix0 + c}; }
 
-  // writes out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap`
+  // writes out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap` (pixels may span images)
   void tap_run(int64_t tap, int64_t pix, int64_t n, T* out, int64_t stride) const {
+    const int64_t L = s.g.oh * s.g.ow;
+    while (n > 0) {
+      const int64_t img = pix / L, l = pix % L, run = std::min(n, L - l);
+      tap_run_image(tap, s.x + img * s.image_stride, l, run, out, stride);
+      out += run * stride;
+      pix += run;
+      n -= run;
+    }
+  }
+  void tap_run_image(int64_t tap, const T* base, int64_t pix, int64_t n, T* out, int64_t stride) const {
     const ConvGeometry& g = s.g;
     const int64_t j = tap % g.kw, i = (tap / g.kw) % g.kh, c = tap / (g.kw * g.kh);
-    const T* img = s.x + c * s.H * s.W;
+    const T* img = base + c * s.H * s.W;
     int64_t oy = pix / g.ow, ox = pix % g.ow;
     const int64_t xoff = j * g.dw - g.pw;
+    // output columns whose input column ox * sw + xoff lies inside the image: [ox_lo, ox_hi)
+    const int64_t ox_lo = xoff >= 0 ? 0 : (-xoff + g.sw - 1) / g.sw;
+    const int64_t ox_hi = s.W - xoff <= 0 ? 0 : (s.W - xoff + g.sw - 1) / g.sw;
     for (int64_t k = 0; k < n;) {
       const int64_t iy = oy * g.sh - g.ph + i * g.dh;
       const int64_t run = std::min(n - k, g.ow - ox);
+      T* o = out + k * stride;
       if (iy < 0 || iy >= s.H) {
-        for (int64_t t = 0; t < run; ++t) out[(k + t) * stride] = T(0);
+        for (int64_t t = 0; t < run; ++t) o[t * stride] = T(0);
       } else {
-        const T* row = img + iy * s.W;
-        for (int64_t t = 0; t < run; ++t) {
-          const int64_t ix = (ox + t) * g.sw + xoff;
-          out[(k + t) * stride] = (ix >= 0 && ix < s.W) ? row[ix] : T(0);
+        const T* row = img + iy * s.W + xoff;
+        const int64_t lo = std::min(std::max(ox, ox_lo), ox + run), hi = std::max(std::min(ox + run, ox_hi), lo);
+        int64_t t = 0;
+        for (; t < lo - ox; ++t) o[t * stride] = T(0);
+        if (g.sw == 1 && stride == 1) {
+          std::memcpy(o + t, row + ox + t, sizeof(T) * size_t(hi - lo));
+          t = hi - ox;
+        } else {
+          for (; t < hi - ox; ++t) o[t * stride] = row[(ox + t) * g.sw];
         }
+        for (; t < run; ++t) o[t * stride] = T(0);
       }
       k += run;
       ox = 0;
@@ -100,6 +120,53 @@ struct Im2ColOperand {
       for (int64_t k = 0; k < kc; ++k) {
         T* dst = out + k * R;
         tap_run(tap0 + k0 + k, pix0 + j0 + c0, w, dst, 1);
+        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+};
+
+// A [rows x (images * L)] matrix stored image-major, like grad_out [N, O, L] seen as [O, N * L]:
+// element (r, n * L + l) = p[n * image_stride + r * row_stride + l].
+template <class T>
+struct ImageMajorOperand {
+  using value_type = T;
+  const T* p;
+  int64_t row_stride, image_stride, L;
+  int64_t row0 = 0, col0 = 0;
+  ImageMajorOperand rows_from(int64_t r) const { return {p, row_stride, image_stride, L, row0 + r, col0}; }
+  ImageMajorOperand cols_from(int64_t c) const { return {p, row_stride, image_stride, L, row0, col0 + c}; }
+  // out[k * stride] for k in [0, n): columns col .. col+n of row r
+  void row_run(int64_t r, int64_t col, int64_t n, T* out, int64_t stride) const {
+    while (n > 0) {
+      const int64_t img = col / L, l = col % L, run = std::min(n, L - l);
+      const T* src = p + img * image_stride + r * row_stride + l;
+      for (int64_t k = 0; k < run; ++k) out[k * stride] = src[k];
+      out += run * stride;
+      col += run;
+      n -= run;
+    }
+  }
+  template <int R>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+    for (int64_t r0 = 0; r0 < m; r0 += R) {
+      const int64_t n = std::min<int64_t>(R, m - r0);
+      for (int64_t i = 0; i < R; ++i) {
+        if (i < n) row_run(row0 + i0 + r0 + i, col0 + k0, kc, out + i, R);
+        else
+          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+      }
+      out += kc * R;
+    }
+  }
+  template <int R>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+    for (int64_t c0 = 0; c0 < n; c0 += R) {
+      const int64_t w = std::min<int64_t>(R, n - c0);
+      for (int64_t k = 0; k < kc; ++k) {
+        T* dst = out + k * R;
+        row_run(row0 + k0 + k, col0 + j0 + c0, w, dst, 1);
         for (int64_t t = w; t < R; ++t) dst[t] = T(0);
       }
       out += kc * R;

@@ -149,6 +149,8 @@ struct Im2ColSrc {
   const T* x;
   int64_t C, H, W;
   ConvGeometry g;
+  int64_t images = 1;        // columns run over `images` images, image_stride elements apart
+  int64_t image_stride = 0;
 };
 // C[M x L] = W[M x K] @ cols + beta * C (W row-major with row stride ldw; K = channels * kh * kw).
 void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>& src, float* C, int64_t ldc,
@@ -156,10 +158,11 @@ void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>&
 void gemm_w_cols(int64_t M, const double* W, int64_t ldw, const Im2ColSrc<double>& src, double* C, int64_t ldc,
                  double beta);
 // C[M x K] = G @ cols^T + beta * C, with G [M x L] row-major (row stride ldg): the weight gradient.
-void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, const Im2ColSrc<float>& src, float* C, int64_t ldc,
-                  float beta);
-void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, const Im2ColSrc<double>& src, double* C, int64_t ldc,
-                  double beta);
+// With src.images > 1, G's columns also run over images: column (n, l) is G[n * g_image_stride + row * ldg + l].
+void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, int64_t g_image_stride, const Im2ColSrc<float>& src,
+                  float* C, int64_t ldc, float beta);
+void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, int64_t g_image_stride, const Im2ColSrc<double>& src,
+                  double* C, int64_t ldc, double beta);
 
 }  // namespace cpu
 }  // namespace ember

@@ -927,3 +927,11 @@ def test_two_layer_network_trains_with_manual_updates():
         # momentum-free SGD; every parameter stays a leaf
         assert all(p.is_leaf and p.requires_grad for p in params)
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+def test_grad_with_the_same_input_listed_twice():
+    # PyTorch returns the full gradient for every occurrence
+    x = _leaf([1.0, 2.0])
+    gx1, gx2 = ember.autograd.grad((x * x).sum(), [x, x])
+    np.testing.assert_allclose(gx1.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(gx2.numpy(), [2.0, 4.0])

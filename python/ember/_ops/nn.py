@@ -7,6 +7,7 @@ kernels where ``ember._C`` provides them; the rest are composed from Ember ops.
 import builtins
 import math
 import numbers
+import warnings
 
 from .. import _C
 from .._tensor import Tensor
@@ -110,6 +111,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along dim."""
     return softmax(-input, dim, dtype=dtype)
 
 
@@ -339,7 +341,7 @@ def _conv_args(input, weight, stride, padding, dilation, groups, nd, name):
     k = weight.shape[2:]
     if isinstance(padding, str):
         if padding == "valid":
-            padding = (0,) * nd
+            padding = ((0, 0),) * nd
         elif padding == "same":
             if any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
@@ -796,6 +798,7 @@ def _adaptive_size(output_size, h, w):
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of [N, C, L] (or [C, L]) input."""
     r = max_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size, 1)[0]),
                    (1, _pair(stride if stride is not None else kernel_size, 1)[0]), (0, _pair(padding, 1)[0]),
                    (1, _pair(dilation, 1)[0]), ceil_mode, return_indices)
@@ -805,12 +808,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over sliding windows of [N, C, L] (or [C, L]) input."""
     return avg_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size, 1)[0]),
                       (1, _pair(stride if stride is not None else kernel_size, 1)[0]), (0, _pair(padding, 1)[0]),
                       ceil_mode, count_include_pad).squeeze(-2)
 
 
 def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of [N, C, L] input to a fixed output length."""
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, output_size)).squeeze(-2)
 
 
@@ -965,6 +970,8 @@ def _var_mean_keep(x, dims):
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalises each of num_groups channel groups of each sample (biased variance), then applies the
+    per-channel weight and bias."""
     check_tensor(input, "group_norm")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
@@ -986,23 +993,29 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 class _Embedding(Function):
     @staticmethod
-    def forward(weight, indices, padding_idx):
+    def forward(weight, indices, padding_idx, scale_grad_by_freq=False):
         return _C.index_select(weight, 0, _C.reshape(indices, (-1,))).reshape(tuple(indices.shape) + (weight.shape[1],))
 
     @staticmethod
     def setup_context(ctx, inputs, out):
         ctx.save_for_backward(inputs[1])
-        ctx.num, ctx.padding_idx = inputs[0].shape[0], inputs[2]
+        ctx.num, ctx.padding_idx, ctx.scale_freq = inputs[0].shape[0], inputs[2], inputs[3]
 
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
         from .indexing import index_add
         flat = idx.reshape(-1)
-        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype)), 0, flat, g.reshape(-1, g.shape[-1]))
+        rows = g.reshape(-1, g.shape[-1])
+        if ctx.scale_freq:
+            # each index's gradient is divided by how often that index occurs in the batch
+            ones = _C.full((flat.shape[0],), 1, g.dtype)
+            counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype)), 0, flat, ones)
+            rows = rows / counts.index_select(0, flat).unsqueeze(1)
+        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype)), 0, flat, rows)
         if ctx.padding_idx is not None:
             gw = gw.index_fill(0, _tensor_of([ctx.padding_idx]), 0.0)
-        return gw, None, None
+        return gw, None, None, None
 
 
 def _tensor_of(v):
@@ -1026,7 +1039,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             weight.index_copy_(0, input.reshape(-1), rows * scale)
     idx = input.long()
     if needs_grad(weight):
-        return _Embedding.apply(weight, idx, padding_idx)
+        return _Embedding.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
     return _Embedding.forward(weight, idx, padding_idx)
 
 
@@ -1065,13 +1078,28 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zeroes whole channels (dim 1) with probability p."""
+    """Zeroes whole channels with probability p: one draw per (dim 0, dim 1) pair, as PyTorch does (so a 3-D
+    input counts as [N, C, L], with PyTorch's warning)."""
     if p < 0.0 or p > 1.0:
         raise ValueError("dropout probability has to be between 0 and 1, but got %s" % p)
+    check_tensor(input, "dropout2d")
+    if input.dim() not in (3, 4):
+        warnings.warn("dropout2d: Received a %d-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs)." % input.dim(), stacklevel=2)
+    if input.dim() == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a batch "
+                      "dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please "
+                      "switch to using dropout1d instead.", stacklevel=2)
     if not training or p == 0.0:
         return input
-    batched = input.dim() == 4
-    shape = (input.shape[0], input.shape[1], 1, 1) if batched else (input.shape[0], 1, 1)
+    if input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
     mask = _C.empty(shape, input.dtype)
     _C.bernoulli_scalar_(mask, 1.0 - p, None)
     out = input * mask * (1.0 / (1.0 - p)) if p < 1.0 else input * 0.0

@@ -102,7 +102,7 @@ _UNARY = {
     "ceil": ("none", lambda g, x, o: _zeros_like(g)),
     "round": ("none", lambda g, x, o: _zeros_like(g)),
     "trunc": ("none", lambda g, x, o: _zeros_like(g)),
-    "exp": ("out", lambda g, x, o: g * o),
+    "exp": ("out", lambda g, x, o: g * o if _state.enabled else _C.mul(g, o)),
     "exp2": ("out", lambda g, x, o: g * o * _LN2),
     "log": ("in", lambda g, x, o: g / x),
     "log2": ("in", lambda g, x, o: g / (x * _LN2)),
@@ -428,7 +428,9 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
+        if not ctx.needs_input_grad[1]:
+            return g, None
+        return g, (-g if _state.enabled else _C.neg(g))
 
 
 class Mul(Function):
@@ -448,6 +450,8 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = _load(ctx)
         need = ctx.needs_input_grad
+        if not _state.enabled:  # plain kernels when no graph is being built (the common case)
+            return (_C.mul(g, b) if need[0] else None), (_C.mul(g, a) if need[1] else None)
         return (g * b if need[0] else None), (g * a if need[1] else None)
 
 

@@ -114,13 +114,16 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         roots.append((node, nr, g))
 
     targets = target_nodes = None
+    repeats = []  # (i, j): inputs[i] is the same tensor edge as the earlier inputs[j]
     if inputs is not None:
         targets = {}
         for i, t in enumerate(inputs):
             node, nr = _root_edge(t)
             if node is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
-            targets[(node, nr)] = i
+            j = targets.setdefault((node, nr), i)
+            if j != i:
+                repeats.append((i, j))
         target_nodes = {n for n, _ in targets}
 
     deps, order = _graph([n for n, _, _ in roots])
@@ -198,6 +201,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         _state.enabled = prev
 
     if inputs is not None and not accumulate:
+        for i, j in repeats:
+            captured[i] = captured[j]
         for i, t in enumerate(inputs):
             if captured[i] is None and not allow_unused:
                 raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "

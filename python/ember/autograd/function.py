@@ -56,7 +56,6 @@ class Node:
             return ()
         versions = self._saved_versions
         out_idx = self._saved_out
-        result = []
         for j, s in enumerate(saved):
             if s is not None and s._version != versions[j]:
                 raise RuntimeError(
@@ -68,11 +67,15 @@ class Node:
                        (", which is output %d of %s" % (out_idx[j], self.name()))
                        if out_idx is not None and out_idx[j] >= 0 else "",
                        s._version, versions[j], self.name()))
-            if out_idx is not None and out_idx[j] >= 0 and _state.enabled:
-                # create_graph: the output needs its history back so higher-order gradients reach the inputs
-                s = _C.alias(s)
-                _C._attach(s, self, out_idx[j])
-            result.append(s)
+        if out_idx is None or not _state.enabled:
+            return saved
+        # create_graph: saved outputs need their history back so higher-order gradients reach the inputs
+        result = list(saved)
+        for j, i in enumerate(out_idx):
+            if i >= 0:
+                s = _C.alias(saved[j])
+                _C._attach(s, self, i)
+                result[j] = s
         return tuple(result)
 
     def mark_dirty(self, *tensors):
@@ -270,64 +273,11 @@ class Function(metaclass=_FunctionMeta):
         return cls.forward(FunctionCtx(), *args)
 
 
-def _record(cls, args):
-    node = cls._backward_cls()
-    next_fns = []
-    needs = []
-    for a in args:
-        if isinstance(a, _Tensor) and a._requires_grad:
-            fn = a._grad_fn
-            next_fns.append((_grad_accumulator(a), 0) if fn is None else (fn, a._output_nr))
-            needs.append(True)
-        else:
-            next_fns.append(_NO_EDGE)
-            needs.append(False)
-    node.next_functions = tuple(next_fns)
-    node.needs_input_grad = tuple(needs)
-    node._saved = None
-    node._saved_out = None
-    state = _state
-    state.enabled = False
-    try:
-        if cls._uses_setup_context:
-            out = cls.forward(*args)
-            cls.setup_context(node, args, out)
-        else:
-            out = cls.forward(node, *args)
-    finally:
-        state.enabled = True
-    if type(out) is _Tensor and node._dirty is None and node._non_diff is None:
-        # the common case, inlined: one fresh output
-        for a in args:
-            if out is a:
-                out = _C.alias(out)
-                break
-        node._out_meta = (_C._attach(out, node, 0),)
-        saved = node._saved
-        if saved is not None:
-            versions = []
-            out_idx = None
-            for j, t in enumerate(saved):
-                if t is None:
-                    versions.append(0)
-                    continue
-                if t is out:
-                    # keep an alias without grad_fn: a node must not keep its own output alive
-                    if out_idx is None:
-                        out_idx = [-1] * len(saved)
-                        saved = list(saved)
-                    out_idx[j] = 0
-                    saved[j] = t = _C.alias(out)
-                versions.append(t._version)
-            if out_idx is not None:
-                node._saved = tuple(saved)
-                node._saved_out = tuple(out_idx)
-            node._saved_versions = versions
-        return out
-    return _wrap_outputs(node, args, out)
-
-
-_NO_EDGE = (None, 0)
+# _record(cls, args) -> output: builds the node (edges to the inputs' nodes, needs_input_grad), runs forward
+# with grad mode off (setup_context style or ctx style), attaches the output(s) and processes saved tensors.
+# It runs once per recorded op, so it is C (bindings/autograd.cpp) for the common single-output case and
+# hands everything else to _wrap_outputs below.
+_record = _C._record
 
 
 def _wrap_outputs(node, args, out):
@@ -512,6 +462,9 @@ def _rebase_view(view, fn_node, out_index):
     meta = _C._attach(view, vn, 0)
     vn._out_meta = (meta,)
     return meta
+
+
+_C._init_record(_state, _grad_accumulator, _wrap_outputs)
 
 
 def once_differentiable(fn):
