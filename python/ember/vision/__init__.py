@@ -1,4 +1,4 @@
-"""Computer vision: ``transforms`` and ``datasets`` with torchvision's names and semantics."""
-from . import datasets, transforms
+"""Computer vision: ``transforms``, ``datasets`` and ``models`` with torchvision's names and semantics."""
+from . import datasets, models, transforms
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "models", "transforms"]
