@@ -286,6 +286,11 @@ def test_persistent_workers():
     assert all(w.is_alive() for w in workers)
     dl._iterator._shutdown_workers()
     assert all(not w.is_alive() for w in workers)
+    # an IterableDataset restarts in every worker at each epoch
+    stream = DataLoader(Stream(7), batch_size=2, num_workers=2, persistent_workers=True)
+    for _ in range(2):
+        assert sorted(sum((b.tolist() for b in stream), [])) == list(range(7))
+    stream._iterator._shutdown_workers()
 
 
 def test_worker_errors_are_reraised_with_the_worker_traceback():
