@@ -208,6 +208,10 @@ def test_compose_lambda_and_reprs():
                                            "    Lambda()", ")"]
     assert repr(T.Resize(8)) == "Resize(size=8, interpolation=bilinear, max_size=None, antialias=True)"
     assert repr(T.RandomHorizontalFlip()) == "RandomHorizontalFlip(p=0.5)"
+    # the tensor transforms are modules, as in torchvision
+    seq = ember.nn.Sequential(T.RandomHorizontalFlip(p=1.0), T.Normalize([0.5], [0.25]))
+    x = ember.rand(1, 3, 4)
+    np.testing.assert_allclose(seq(x).numpy(), (x.numpy()[..., ::-1] - 0.5) / 0.25, rtol=1e-6)
     with pytest.raises(TypeError, match="Argument lambd should be callable, got 'int'"):
         T.Lambda(3)
     with pytest.raises(TypeError, match="img should be an ember.Tensor or a numpy array"):

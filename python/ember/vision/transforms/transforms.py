@@ -1,4 +1,6 @@
-"""Transform classes (the ``torchvision.transforms`` API): callables built from :mod:`.functional`.
+"""Transform classes (the ``torchvision.transforms`` API): callables built from :mod:`.functional`. As in
+torchvision, the tensor transforms are ``nn.Module`` s (so they also fit in ``nn.Sequential``), while Compose,
+ToTensor and Lambda are plain callables.
 
 Random transforms draw from Ember's global generator, so ``ember.manual_seed`` makes them reproducible and
 DataLoader workers (each seeded differently) augment differently.
@@ -6,6 +8,7 @@ DataLoader workers (each seeded differently) augment differently.
 import numbers
 from collections.abc import Sequence
 
+from ... import nn
 from ..._ops.creation import rand, randint
 from . import functional as F
 from .functional import InterpolationMode
@@ -30,27 +33,21 @@ class Compose:
         return "\n".join(lines)
 
 
-class _Transform:
-    """Base: ``__call__`` runs ``forward`` (the name torchvision's nn.Module-based transforms use)."""
-
-    def __call__(self, img):
-        return self.forward(img)
-
-
-class ToTensor(_Transform):
+class ToTensor:
     """A numpy image ``(H, W[, C])`` -> ``C x H x W`` tensor; uint8 values are scaled to floats in [0, 1]."""
 
-    def forward(self, pic):
+    def __call__(self, pic):
         return F.to_tensor(pic)
 
     def __repr__(self):
         return self.__class__.__name__ + "()"
 
 
-class Normalize(_Transform):
+class Normalize(nn.Module):
     """Per-channel ``(x - mean) / std`` of a float tensor image ``(..., C, H, W)``."""
 
     def __init__(self, mean, std, inplace=False):
+        super().__init__()
         self.mean = mean
         self.std = std
         self.inplace = inplace
@@ -62,7 +59,7 @@ class Normalize(_Transform):
         return "%s(mean=%s, std=%s)" % (self.__class__.__name__, self.mean, self.std)
 
 
-class Resize(_Transform):
+class Resize(nn.Module):
     """Resizes to ``size``: an int matches the shorter edge keeping the aspect ratio; ``(h, w)`` is exact.
 
     Args:
@@ -73,6 +70,7 @@ class Resize(_Transform):
     """
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+        super().__init__()
         if not isinstance(size, (numbers.Integral, Sequence)):
             raise TypeError("Size should be int or sequence. Got %s" % (type(size),))
         if isinstance(size, Sequence) and len(size) not in (1, 2):
@@ -102,10 +100,11 @@ def _setup_size(size, error_msg):
     return tuple(size)
 
 
-class CenterCrop(_Transform):
+class CenterCrop(nn.Module):
     """The central ``size`` region (int -> square), zero-padded if the image is smaller."""
 
     def __init__(self, size):
+        super().__init__()
         self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
 
     def forward(self, img):
@@ -115,10 +114,11 @@ class CenterCrop(_Transform):
         return "%s(size=%s)" % (self.__class__.__name__, self.size)
 
 
-class Pad(_Transform):
+class Pad(nn.Module):
     """Pads the borders; see :func:`functional.pad` for ``padding``, ``fill`` and ``padding_mode``."""
 
     def __init__(self, padding, fill=0, padding_mode="constant"):
+        super().__init__()
         if not isinstance(padding, (numbers.Number, tuple, list)):
             raise TypeError("Got inappropriate padding arg")
         if isinstance(padding, Sequence) and len(padding) not in (1, 2, 4):
@@ -138,7 +138,7 @@ class Pad(_Transform):
                                                             self.padding_mode)
 
 
-class RandomCrop(_Transform):
+class RandomCrop(nn.Module):
     """A random ``size`` crop, after optional padding (the usual CIFAR augmentation is
     ``RandomCrop(32, padding=4)``).
 
@@ -150,6 +150,7 @@ class RandomCrop(_Transform):
     """
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        super().__init__()
         self.size = tuple(_setup_size(size, error_msg="Please provide only two dimensions (h, w) for size."))
         self.padding = padding
         self.pad_if_needed = pad_if_needed
@@ -184,10 +185,11 @@ class RandomCrop(_Transform):
         return "%s(size=%s, padding=%s)" % (self.__class__.__name__, self.size, self.padding)
 
 
-class RandomHorizontalFlip(_Transform):
+class RandomHorizontalFlip(nn.Module):
     """Mirrors the image left to right with probability ``p``."""
 
     def __init__(self, p=0.5):
+        super().__init__()
         self.p = p
 
     def forward(self, img):
@@ -197,10 +199,11 @@ class RandomHorizontalFlip(_Transform):
         return "%s(p=%s)" % (self.__class__.__name__, self.p)
 
 
-class RandomVerticalFlip(_Transform):
+class RandomVerticalFlip(nn.Module):
     """Mirrors the image top to bottom with probability ``p``."""
 
     def __init__(self, p=0.5):
+        super().__init__()
         self.p = p
 
     def forward(self, img):
@@ -210,7 +213,7 @@ class RandomVerticalFlip(_Transform):
         return "%s(p=%s)" % (self.__class__.__name__, self.p)
 
 
-class Lambda(_Transform):
+class Lambda:
     """Wraps a function as a transform: ``Lambda(lambda x: x.view(-1))``."""
 
     def __init__(self, lambd):
@@ -218,7 +221,7 @@ class Lambda(_Transform):
             raise TypeError("Argument lambd should be callable, got %r" % type(lambd).__name__)
         self.lambd = lambd
 
-    def forward(self, img):
+    def __call__(self, img):
         return self.lambd(img)
 
     def __repr__(self):
