@@ -133,3 +133,4 @@ from . import cuda  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import optim, safetensors, serialization  # noqa: E402
 from . import nn  # noqa: E402
+from . import utils  # noqa: E402

@@ -1,0 +1,4 @@
+"""Computer vision: ``transforms``, ``datasets`` and ``models`` with torchvision's names and semantics."""
+from . import datasets, models, transforms
+
+__all__ = ["datasets", "models", "transforms"]
