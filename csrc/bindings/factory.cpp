@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/shape.h"
+#include "cpu/kernels.h"
 #include "ops/factory.h"
 #include "ops/pointwise.h"
 
@@ -167,6 +168,12 @@ void bind_factory(pyb::module_& m) {
     else if (name == "avx512") c = CpuCapability::AVX512;
     else throw std::invalid_argument("unknown CPU capability '" + name + "' (expected default, avx2 or avx512)");
     set_cpu_capability(c);
+  });
+  m.def("_set_conv_algorithm", [](const std::string& name) {
+    if (name == "auto") cpu::set_conv_algorithm(cpu::ConvAlgorithm::Auto);
+    else if (name == "gemm") cpu::set_conv_algorithm(cpu::ConvAlgorithm::Gemm);
+    else if (name == "direct") cpu::set_conv_algorithm(cpu::ConvAlgorithm::Direct);
+    else throw std::invalid_argument("unknown convolution algorithm '" + name + "' (expected auto, gemm or direct)");
   });
 }
 

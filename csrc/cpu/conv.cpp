@@ -1,11 +1,13 @@
 // 2-D convolution forward and backward as im2col + packed GEMM (col2im for the input gradient). A 1x1,
-// stride-1, unpadded convolution skips im2col: the input already is the column matrix.
+// stride-1, unpadded convolution skips im2col: the input already is the column matrix. Stride-1 convolutions
+// on small images use the direct kernels of cpu/conv_direct.h instead, which pack nothing.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm_operands.h"
 #include "cpu/kernels.h"
 
@@ -121,6 +123,23 @@ void for_each_image(int64_t N, const F& f) {
   }
 }
 
+ConvAlgorithm g_conv_algorithm = ConvAlgorithm::Auto;
+constexpr double DIRECT_MAX_BYTES = 512 * 1024;
+// The weight gradient reads a padded image and grad_out once per tile of taps; past this size they fall
+// out of L2 and the packed GEMM, which reads them once per block, wins.
+constexpr double DIRECT_WGRAD_MAX_BYTES = 256 * 1024;
+
+// The direct kernels (cpu/conv_direct.h) for stride-1 convolutions whose padded image stays in cache and
+// whose output rows are not mostly dropped columns; images run one per thread, so there must be enough.
+bool use_direct(const ConvGeometry& g, int64_t N, int64_t Cg, int64_t Og, size_t elem) {
+  if (g.sh != 1 || g.sw != 1 || g_conv_algorithm == ConvAlgorithm::Gemm) return false;
+  if (g_conv_algorithm == ConvAlgorithm::Direct) return true;
+  const int64_t Hp = g.oh + g.dh * (g.kh - 1), Wp = g.ow + g.dw * (g.kw - 1);
+  const int nt = in_parallel_region() ? 1 : get_num_threads();
+  return !is_pointwise(g) && Og >= 4 && 2 * g.ow >= Wp && N >= nt &&
+         double(Cg * Hp * Wp) * double(elem) <= DIRECT_MAX_BYTES;
+}
+
 // Small convolutions: one GEMM per image would be too small to run efficiently, so the images are put side by
 // side as extra GEMM columns ([rows, N * L] results, permuted into [N, rows, L] afterwards).
 inline bool batch_images(int64_t N, int64_t M, int64_t K, int64_t L) {
@@ -151,6 +170,7 @@ void conv_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Ten
   const T* wp = w.data<T>();
   T* op = out.data<T>();
   const T* bp = bias.defined() ? bias.data<T>() : nullptr;
+  if (use_direct(g, N, Cg, Og, sizeof(T))) return conv_direct_forward(xp, N, C, H, W, wp, O, bp, g, op);
   if (batch_images(N, Og, K, L)) {
     std::vector<T> tmp(size_t(O * N * L));
     for (int64_t gi = 0; gi < G; ++gi) {
@@ -180,6 +200,11 @@ void finish_weight_grad(const Tensor& gout, const Tensor& x, const Tensor& w, co
   const int64_t O = w.sizes()[0], G = g.groups, Cg = C / G, Og = O / G, K = Cg * g.kh * g.kw, L = g.oh * g.ow;
   const T* xp = x.data<T>();
   const T* gp = gout.data<T>();
+  const int64_t Wp = g.ow + g.dw * (g.kw - 1), wide_pixels = g.oh * Wp;
+  if (gw.defined() && use_direct(g, N, Cg, Og, sizeof(T)) &&
+      (g_conv_algorithm == ConvAlgorithm::Direct ||
+       double(Cg * (g.oh + g.dh * (g.kh - 1)) * Wp + Og * wide_pixels) * sizeof(T) <= DIRECT_WGRAD_MAX_BYTES))
+    return conv_direct_weight_grad(xp, N, C, H, W, gp, O, g, gw.data<T>());
   if (gw.defined() && batch_images(N, Og, K, L)) {
     // one GEMM over all images: grad_out [N, O, L] read as [O, N * L], cols as [K, N * L]
     T* gwp = gw.data<T>();
@@ -244,10 +269,13 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
     T* gxp = gx.data<T>();
     const int64_t tph = g.dh * (g.kh - 1) - g.ph, tpw = g.dw * (g.kw - 1) - g.pw;
     // stride 1: grad_x is a convolution of grad_out with the flipped, transposed kernel, so it can run as a
-    // GEMM packed straight from grad_out (no column buffer, no col2im). That packs O*kh*kw values per input
-    // pixel against C*kh*kw per output pixel for W^T @ grad_out + col2im, so take it when it packs less.
-    const bool transposed_conv = g.sh == 1 && g.sw == 1 && tph >= 0 && tpw >= 0 && Og * H * W <= Cg * L;
-    if (transposed_conv) {
+    // GEMM packed straight from grad_out (no column buffer, no col2im), or with the direct kernels, which
+    // pack nothing. The GEMM packs O*kh*kw values per input pixel against C*kh*kw per output pixel for
+    // W^T @ grad_out + col2im, so take it when it packs less.
+    const bool stride1 = g.sh == 1 && g.sw == 1 && tph >= 0 && tpw >= 0;
+    const ConvGeometry tg{g.kh, g.kw, 1, 1, tph, tpw, g.dh, g.dw, H, W, G};
+    const bool direct = stride1 && use_direct(tg, N, Og, Cg, sizeof(T));
+    if (direct || (stride1 && Og * H * W <= Cg * L)) {
       std::vector<T> wt(size_t(O * K));
       for (int64_t gi = 0; gi < G; ++gi)
         for (int64_t o = 0; o < Og; ++o)
@@ -256,7 +284,10 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
               for (int64_t j = 0; j < g.kw; ++j)
                 wt[size_t(((gi * Cg + c) * Og + o) * g.kh * g.kw + (g.kh - 1 - i) * g.kw + (g.kw - 1 - j))] =
                     wp[((gi * Og + o) * Cg + c) * g.kh * g.kw + i * g.kw + j];
-      ConvGeometry tg{g.kh, g.kw, 1, 1, tph, tpw, g.dh, g.dw, H, W, 1};
+      if (direct) {
+        conv_direct_forward(gp, N, O, g.oh, g.ow, wt.data(), C, static_cast<const T*>(nullptr), tg, gxp);
+        return finish_weight_grad<T>(gout, x, w, g, gw);
+      }
       const int64_t Kt = Og * g.kh * g.kw;
       if (batch_images(N, Cg, Kt, H * W)) {
         std::vector<T> tmp(size_t(C * N * H * W));
@@ -294,6 +325,8 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
 }
 
 }  // namespace
+
+void set_conv_algorithm(ConvAlgorithm a) { g_conv_algorithm = a; }
 
 void conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
   EMBER_DISPATCH_F32_F64(x.dtype(), "conv2d", [&] { conv_forward<scalar_t>(out, x, w, bias, g); });

@@ -8,6 +8,7 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm_operands.h"
 #include "cpu/kernels.h"
 
@@ -152,6 +153,23 @@ void gemm_g_colsT(int64_t M, const float* G, int64_t ldg, int64_t g_image_stride
 void gemm_g_colsT(int64_t M, const double* G, int64_t ldg, int64_t g_image_stride, const Im2ColSrc<double>& src,
                   double* C, int64_t ldc, double beta) {
   EMBER_GEMM_PICK(gemm_g_colsT<double>, M, G, ldg, g_image_stride, src, C, ldc, beta)
+}
+
+void conv_direct_forward(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* w, int64_t O,
+                         const float* bias, const ConvGeometry& g, float* out) {
+  EMBER_GEMM_PICK(conv_direct_forward<float>, x, N, C, H, W, w, O, bias, g, out)
+}
+void conv_direct_forward(const double* x, int64_t N, int64_t C, int64_t H, int64_t W, const double* w, int64_t O,
+                         const double* bias, const ConvGeometry& g, double* out) {
+  EMBER_GEMM_PICK(conv_direct_forward<double>, x, N, C, H, W, w, O, bias, g, out)
+}
+void conv_direct_weight_grad(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, const float* gout,
+                             int64_t O, const ConvGeometry& g, float* gw) {
+  EMBER_GEMM_PICK(conv_direct_weight_grad<float>, x, N, C, H, W, gout, O, g, gw)
+}
+void conv_direct_weight_grad(const double* x, int64_t N, int64_t C, int64_t H, int64_t W, const double* gout,
+                             int64_t O, const ConvGeometry& g, double* gw) {
+  EMBER_GEMM_PICK(conv_direct_weight_grad<double>, x, N, C, H, W, gout, O, g, gw)
 }
 
 }  // namespace cpu

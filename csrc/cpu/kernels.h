@@ -137,6 +137,9 @@ namespace cpu {
 struct ConvGeometry {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, groups;
 };
+// Auto picks per call; Gemm / Direct force one (for tests and benchmarks; Direct still needs stride 1).
+enum class ConvAlgorithm { Auto, Gemm, Direct };
+void set_conv_algorithm(ConvAlgorithm a);
 void conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g);
 // Any of gx / gw / gb may be undefined (not requested).
 void conv2d_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gx,

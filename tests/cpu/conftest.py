@@ -34,3 +34,14 @@ def restore_threads():
     n = ember.get_num_threads()
     yield n
     ember.set_num_threads(n)
+
+
+@pytest.fixture(params=("gemm", "direct"))
+def conv_algorithm(request):
+    """Forces the convolution kernels: im2col + packed GEMM, or the direct stride-1 kernels (strided
+    convolutions still take the GEMM); restores the automatic choice afterwards."""
+    ember._C._set_conv_algorithm(request.param)
+    try:
+        yield request.param
+    finally:
+        ember._C._set_conv_algorithm("auto")

@@ -1,6 +1,7 @@
 """conv1d / conv2d / conv_transpose2d forward and backward (csrc/cpu/conv.cpp: implicit-im2col GEMM, the
 stride-1 flipped-kernel input gradient, col2im for strided input gradients, the 1x1 shortcut, per-thread
-weight-gradient partials) against a plain numpy reference, float64 gradcheck, and PyTorch when installed."""
+weight-gradient partials, the direct stride-1 kernels of csrc/cpu/conv_direct.inc) against a plain numpy
+reference, float64 gradcheck, and PyTorch when installed."""
 import numpy as np
 import pytest
 
@@ -137,7 +138,7 @@ def _as2(v):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
-def test_conv2d_forward_backward(case, bias, dtype, rng):
+def test_conv2d_forward_backward(case, bias, dtype, conv_algorithm, rng):
     xs, ws, stride, padding, dilation, groups = case
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
@@ -212,7 +213,7 @@ def test_conv2d_low_precision(lowp, rng):
                                   CASES[-1]],
                          ids=["strided", "depthwise", "1x1", "dilated", "per-image", "per-image-flipped",
                               "one-image", "one-image-strided"])
-def test_conv2d_capabilities(capability, case, rng):
+def test_conv2d_capabilities(capability, conv_algorithm, case, rng):
     xs, ws, stride, padding, dilation, groups = case
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
     pad = _pad4(padding, ws[2], ws[3], _as2(dilation))
@@ -225,6 +226,22 @@ def test_conv2d_capabilities(capability, case, rng):
     for got, ref in zip((ex.grad, ew.grad, eb.grad),
                         conv2d_backward_ref(g, x, w, _as2(stride), pad, _as2(dilation), groups)):
         np.testing.assert_allclose(N(got), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+def test_conv2d_direct_weight_grad_ignores_dropped_columns(dtype, conv_algorithm, rng):
+    """The direct kernels compute each output row Wp = ow + kw - 1 wide and drop the extra columns; the weight
+    gradient must not let an inf that only those columns read turn into NaN (0 * inf)."""
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    x[:, :, :, -1] = np.inf  # read only by the last kernel column (j = 2) of valid outputs
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    ex, ew = E(x), E(w, True)
+    out = F.conv2d(ex, ew)
+    g = rng.standard_normal(tuple(out.shape)).astype(dtype)
+    out.backward(E(g))
+    _, gw, _ = conv2d_backward_ref(g, x, w)
+    np.testing.assert_allclose(N(ew.grad)[..., :2], gw[..., :2], **_tol(dtype))
+    assert not np.isfinite(N(ew.grad)[..., 2]).any()
 
 
 LARGE_PLANE = r"""
