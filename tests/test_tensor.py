@@ -805,6 +805,32 @@ class TestRandom:
         assert (np.abs(hist / 20_000 - 1) < 0.05).all()
         assert ember.rand(2, 3, dtype=ember.float64).dtype is ember.float64
 
+    @pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+    def test_rand_low_precision_below_one(self, dt):
+        # a draw near 1 must not round up to 1 in a type with a short significand
+        x = ember.rand(100_000, dtype=getattr(ember, dt)).float().numpy()
+        assert x.min() >= 0.0 and x.max() < 1.0
+        assert abs(x.mean() - 0.5) < 0.01
+
+    @pytest.mark.parametrize("dt", ["float32", "float64"])
+    def test_randn_statistics_threads(self, dt):
+        # chunked generation: the same stream whatever the thread count, and the tails of a Gaussian
+        n = ember.get_num_threads()
+        try:
+            ember.set_num_threads(1)
+            ember.manual_seed(11)
+            a = ember.randn(300_001, dtype=getattr(ember, dt)).numpy()
+            ember.set_num_threads(2)
+            ember.manual_seed(11)
+            b = ember.randn(300_001, dtype=getattr(ember, dt)).numpy()
+        finally:
+            ember.set_num_threads(n)
+        assert np.array_equal(a, b)
+        x = a.astype(np.float64)
+        assert abs((np.abs(x) > 2).mean() - 0.0455) < 0.003
+        assert abs((np.abs(x) > 3).mean() - 0.0027) < 0.0008
+        assert np.isfinite(x).all()
+
     def test_randn_statistics(self):
         ember.manual_seed(1)
         x = ember.randn(200_000).numpy().astype(np.float64)

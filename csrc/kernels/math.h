@@ -83,6 +83,20 @@ EMBER_HD inline float log(float x) {
 }
 EMBER_HD inline double log(double x) { return std::log(x); }
 
+// sin(2 pi u) and cos(2 pi u) for u in [0, 1) (random normals): quarter turns q = round(4u) are exact, the
+// rest is an angle in [-pi/4, pi/4] where Taylor polynomials to x^9 / x^10 are accurate to float precision.
+EMBER_HD inline void sincos_2pi(float u, float* s, float* c) {
+  const float y = 4.0f * u;
+  const int32_t q = int32_t(y + 0.5f);
+  const float r = (y - float(q)) * 1.57079632679489662f, z = r * r;
+  const float sp = r + r * z * (-1.66666667e-1f + z * (8.33333333e-3f + z * (-1.98412698e-4f + z * 2.75573192e-6f)));
+  const float cp =
+      1.0f + z * (-0.5f + z * (4.16666667e-2f + z * (-1.38888889e-3f + z * (2.48015873e-5f + z * -2.75573192e-7f))));
+  const int32_t k = q & 3;
+  *s = k == 0 ? sp : k == 1 ? cp : k == 2 ? -sp : -cp;
+  *c = k == 0 ? cp : k == 1 ? -sp : k == 2 ? -cp : sp;
+}
+
 EMBER_HD inline float tanh(float x) {
   float ax = x < 0 ? -x : x;
   // small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (e^{2|x|} + 1)
