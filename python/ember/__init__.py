@@ -129,7 +129,25 @@ class iinfo:
         self.bits, self.min, self.max = self._TABLE[type._name]
 
 
+_float32_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision):
+    """Accepts PyTorch's 'highest' / 'high' / 'medium'. Ember's float32 GEMM always computes in float32
+    (there are no TF32 or bfloat16 tensor-core paths on the CPU), so the setting is recorded only."""
+    global _float32_matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError("set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got %r"
+                           % (precision,))
+    _float32_matmul_precision = precision
+
+
+def get_float32_matmul_precision():
+    return _float32_matmul_precision
+
+
 from . import cuda  # noqa: E402
+from . import accelerator, backends, testing  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import optim, safetensors, serialization  # noqa: E402
 from . import nn  # noqa: E402

@@ -186,9 +186,12 @@ class _Encoder:
             return ["size", [int(s) for s in obj]]
         kind = {list: "list", tuple: "tuple", dict: "dict", OrderedDict: "odict", Counter: "counter"}.get(type(obj))
         if kind is None:
+            hint = ""
+            if hasattr(obj, "state_dict") and callable(obj.state_dict):
+                hint = "; save obj.state_dict() instead and load it with load_state_dict()"
             raise TypeError("ember.save can't store objects of type %s: checkpoints hold tensors, numbers, strings, "
                             "bytes, None, dtypes, devices and lists/tuples/dicts of them (Ember never pickles "
-                            "arbitrary objects)" % type(obj).__qualname__)
+                            "arbitrary objects)%s" % (type(obj).__qualname__, hint))
         if id(obj) in self.active:
             raise ValueError("ember.save: the object contains a reference cycle")
         self.active.add(id(obj))
