@@ -3,7 +3,8 @@
 It holds ``param_groups`` (a list of dicts: the tensors to optimise plus per-group options) and ``state`` (a
 per-parameter dict of buffers), and converts both to and from ``state_dict()`` in PyTorch's structure: state
 keyed by parameter index, groups holding index lists. Subclasses implement ``step`` by collecting, per group,
-the parameters that have a gradient and handing them to one fused C++ kernel (``ember._C._adam_`` ...).
+the parameters that have a gradient and their state buffers (``_groups_with_grads``, ``_state_lists``) and
+handing them to one fused C++ kernel (``ember._C._adam_`` ...).
 """
 import functools
 import warnings
@@ -150,6 +151,10 @@ def _params_with_grad(group):
     return params, grads
 
 
+def _gather(states, keys):
+    return [[] if key is None else [state[key] for state in states] for key in keys]
+
+
 class Optimizer:
     r"""Base class for all optimizers.
 
@@ -292,6 +297,29 @@ class Optimizer:
 
     def step(self, closure=None):
         """Performs a single optimization step; closure (optional) re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    def _groups_with_grads(self):
+        """Yields (group, params, grads) for each param group that has a parameter to update."""
+        for group in self.param_groups:
+            params, grads = _params_with_grad(group)
+            if params:
+                yield group, params, grads
+
+    def _state_lists(self, group, params, *keys):
+        """Per key, the list of state[key] over params, in order (the buffers a fused kernel takes). A key of
+        None gives an empty list: a buffer the group's options leave out. When a state lacks a key,
+        _init_states completes the states first."""
+        states = [self.state[p] for p in params]
+        try:  # most steps find every buffer: look them up first, initialise only when one is missing
+            return _gather(states, keys)
+        except KeyError:
+            self._init_states(group, params, states)
+            return _gather(states, keys)
+
+    def _init_states(self, group, params, states):
+        """Adds to each state (that of the parameter at the same position) the entries the next step reads
+        and it lacks, leaving complete states as they are; algorithms that use _state_lists define it."""
         raise NotImplementedError
 
     def register_step_pre_hook(self, hook):

@@ -1,7 +1,6 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import _C
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss
 
 __all__ = ["SGD"]
 
@@ -64,10 +63,7 @@ class SGD(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
+        for group, params, grads in self._groups_with_grads():
             momentum = group["momentum"]
             buffers, fresh = [], []
             if momentum != 0:
