@@ -14,6 +14,7 @@ from itertools import chain
 
 from .. import _C
 from .._tensor import Tensor
+from ..autograd.engine import _zero_grads
 from ..autograd.function import _add_hook
 from ..autograd.grad_mode import _state
 
@@ -281,19 +282,7 @@ class Optimizer:
             set_to_none (bool): set ``.grad`` to None (the default: less memory, and the next step skips
                 parameters that received no gradient) instead of filling it with zeros.
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    _C.fill_(g, 0)
+        _zero_grads(chain.from_iterable(group["params"] for group in self.param_groups), set_to_none)
 
     def step(self, closure=None):
         """Performs a single optimization step; closure (optional) re-evaluates the model and returns the loss."""
