@@ -31,6 +31,8 @@ class Adagrad(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(foreach=None, maximize=False, differentiable=False, fused=None)
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_lr(lr)
@@ -60,14 +62,6 @@ class Adagrad(Optimizer):
         for p, state in zip(params, states):
             if len(state) == 0:  # a group added after construction
                 self._init_state(p, group)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
 
     def step(self, closure=None):
         """Performs a single optimization step.

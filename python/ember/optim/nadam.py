@@ -38,6 +38,9 @@ class NAdam(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(foreach=None, maximize=False, capturable=False, differentiable=False,
+                                   decoupled_weight_decay=False)
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
@@ -54,15 +57,6 @@ class NAdam(Optimizer):
                         momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
 
     def _init_states(self, group, params, states):
         for p, state in zip(params, states):

@@ -166,6 +166,9 @@ class Optimizer:
         defaults (dict): default values of optimization options, used when a group doesn't specify them.
     """
 
+    # Options a param group saved before they existed lacks; __setstate__ (so also load_state_dict) adds them.
+    _group_defaults_on_load = {}
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
@@ -204,6 +207,10 @@ class Optimizer:
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
         self.defaults.setdefault("differentiable", False)
+        if self._group_defaults_on_load:
+            for group in self.param_groups:
+                for name, value in self._group_defaults_on_load.items():
+                    group.setdefault(name, value)
 
     def __repr__(self):
         s = self.__class__.__name__ + " ("

@@ -33,6 +33,9 @@ class RMSprop(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(momentum=0, centered=False, foreach=None, maximize=False, differentiable=False,
+                                   capturable=False)
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_lr(lr)
@@ -49,16 +52,6 @@ class RMSprop(Optimizer):
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
                         differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
 
     def _init_states(self, group, params, states):
         momentum, centered = float(group["momentum"]), bool(group["centered"])
