@@ -892,9 +892,10 @@ def _batch_norm_composite(input, running_mean, running_var, weight=None, bias=No
     return out
 
 
-def _var_mean(x, dims):
+def _var_mean(x, dims, keepdim=False):
+    """Biased variance and mean over dims (the statistics every norm uses)."""
     from .reduction import var_mean
-    return var_mean(x, dims, correction=0)
+    return var_mean(x, dims, correction=0, keepdim=keepdim)
 
 
 class LayerNormFn(Function):
@@ -942,18 +943,13 @@ def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1
     check_tensor(input, "layer_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     dims = list(range(input.dim() - len(ns), input.dim()))
-    var, mean = _var_mean_keep(input, dims)
+    var, mean = _var_mean(input, dims, keepdim=True)
     out = (input - mean) * (var + eps).rsqrt()
     if weight is not None:
         out = out * weight
     if bias is not None:
         out = out + bias
     return out
-
-
-def _var_mean_keep(x, dims):
-    from .reduction import var_mean
-    return var_mean(x, dims, correction=0, keepdim=True)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -965,7 +961,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError("Expected number of channels in input to be divisible by num_groups, but got input of "
                            "shape %s and num_groups=%d" % (list(input.shape), num_groups))
     x = input.reshape(n, num_groups, -1)
-    var, mean = _var_mean_keep(x, [2])
+    var, mean = _var_mean(x, [2], keepdim=True)
     out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
     shape = [1, c] + [1] * (input.dim() - 2)
     if weight is not None:
