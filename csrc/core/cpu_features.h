@@ -1,5 +1,6 @@
 // Run-time CPU capability selection for kernels compiled once per instruction set.
 #pragma once
+#include "core/dtype.h"
 
 namespace ember {
 
@@ -23,6 +24,12 @@ struct DispatchStub {
     return nullptr;
   }
 };
+
+// Whether a kernel family compiled with an AVX2+FMA copy for float32/float64 (pointwise, optim) runs that copy
+// for dt; other dtypes stay on the baseline copy.
+inline bool use_avx2_float_copy(ScalarType dt) {
+  return (dt == ScalarType::Float32 || dt == ScalarType::Float64) && cpu_capability() >= CpuCapability::AVX2;
+}
 
 }  // namespace ember
 

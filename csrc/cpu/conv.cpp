@@ -255,14 +255,7 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
   if (gb.defined()) {
     T* gbp = gb.data<T>();
     parallel_for(0, O, 1, [&](int64_t o0, int64_t o1) {
-      for (int64_t oc = o0; oc < o1; ++oc) {
-        double acc = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* r = gp + (n * O + oc) * L;
-          for (int64_t l = 0; l < L; ++l) acc += double(r[l]);
-        }
-        gbp[oc] = T(acc);
-      }
+      for (int64_t oc = o0; oc < o1; ++oc) gbp[oc] = T(channel_sum(gp, N, O, L, oc));
     });
   }
   if (gx.defined()) {

@@ -44,19 +44,23 @@ class AlignedBuffer {
   T* p_;
 };
 
+// Register tile (MR rows x NV vectors of C) per vector width in bytes: below AVX-512 there are 16 vector
+// registers, enough for a 6 x 2 tile plus the A broadcast and B loads; AVX-512's 32 hold 8 x 3 (float) and
+// 14 x 2 (double) tiles.
+template <int VBYTES>
+struct TileShape {
+  static constexpr int mr_f32 = 6, nv_f32 = 2, mr_f64 = 6, nv_f64 = 2;
+};
+template <>
+struct TileShape<64> {
+  static constexpr int mr_f32 = 8, nv_f32 = 3, mr_f64 = 14, nv_f64 = 2;
+};
+
 #define EMBER_ISA_NS isa_default
 #define EMBER_GEMM_VBYTES 16
-#define EMBER_GEMM_MR_F32 6
-#define EMBER_GEMM_NV_F32 2
-#define EMBER_GEMM_MR_F64 6
-#define EMBER_GEMM_NV_F64 2
 #include "cpu/gemm.inc"
 #undef EMBER_ISA_NS
 #undef EMBER_GEMM_VBYTES
-#undef EMBER_GEMM_MR_F32
-#undef EMBER_GEMM_NV_F32
-#undef EMBER_GEMM_MR_F64
-#undef EMBER_GEMM_NV_F64
 
 }  // namespace
 
@@ -68,17 +72,9 @@ class AlignedBuffer {
 namespace {
 #define EMBER_ISA_NS isa_avx2
 #define EMBER_GEMM_VBYTES 32
-#define EMBER_GEMM_MR_F32 6
-#define EMBER_GEMM_NV_F32 2
-#define EMBER_GEMM_MR_F64 6
-#define EMBER_GEMM_NV_F64 2
 #include "cpu/gemm.inc"
 #undef EMBER_ISA_NS
 #undef EMBER_GEMM_VBYTES
-#undef EMBER_GEMM_MR_F32
-#undef EMBER_GEMM_NV_F32
-#undef EMBER_GEMM_MR_F64
-#undef EMBER_GEMM_NV_F64
 }  // namespace
 #pragma GCC pop_options
 
@@ -88,44 +84,12 @@ namespace {
 namespace {
 #define EMBER_ISA_NS isa_avx512
 #define EMBER_GEMM_VBYTES 64
-#define EMBER_GEMM_MR_F32 8
-#define EMBER_GEMM_NV_F32 3
-#define EMBER_GEMM_MR_F64 14
-#define EMBER_GEMM_NV_F64 2
 #include "cpu/gemm.inc"
 #undef EMBER_ISA_NS
 #undef EMBER_GEMM_VBYTES
-#undef EMBER_GEMM_MR_F32
-#undef EMBER_GEMM_NV_F32
-#undef EMBER_GEMM_MR_F64
-#undef EMBER_GEMM_NV_F64
 }  // namespace
 #pragma GCC pop_options
 #endif
-
-void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
-              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
-#ifdef EMBER_GEMM_X86
-  switch (cpu_capability()) {
-    case CpuCapability::AVX512: return isa_avx512::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-    case CpuCapability::AVX2: return isa_avx2::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-    default: break;
-  }
-#endif
-  isa_default::gemm_f32(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-}
-
-void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
-              int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta) {
-#ifdef EMBER_GEMM_X86
-  switch (cpu_capability()) {
-    case CpuCapability::AVX512: return isa_avx512::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-    case CpuCapability::AVX2: return isa_avx2::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-    default: break;
-  }
-#endif
-  isa_default::gemm_f64(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
-}
 
 #ifdef EMBER_GEMM_X86
 #define EMBER_GEMM_PICK(fn, ...)                                                 \
@@ -137,6 +101,16 @@ void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int
 #else
 #define EMBER_GEMM_PICK(fn, ...) return isa_default::fn(__VA_ARGS__);
 #endif
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int64_t csa, const float* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+  EMBER_GEMM_PICK(gemm_f32, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
+}
+
+void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
+              int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta) {
+  EMBER_GEMM_PICK(gemm_f64, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
+}
 
 void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>& src, float* C, int64_t ldc,
                  float beta) {

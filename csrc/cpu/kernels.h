@@ -204,5 +204,17 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
 void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& x, const Tensor& target,
                             const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& lse);
 
+// Sum of channel c of a contiguous [N, C, S] array, accumulated in double in one fixed order (n, then s):
+// batch norm's mean and the convolution's bias gradient.
+template <class T>
+inline double channel_sum(const T* p, int64_t N, int64_t C, int64_t S, int64_t c) {
+  double s = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* r = p + (n * C + c) * S;
+    for (int64_t i = 0; i < S; ++i) s += double(r[i]);
+  }
+  return s;
+}
+
 }  // namespace cpu
 }  // namespace ember

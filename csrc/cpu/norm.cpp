@@ -13,6 +13,17 @@
 namespace ember {
 namespace cpu {
 
+namespace {
+// sum_c w_c, or C without class weights: cross-entropy's label-smoothing term.
+template <class T>
+double class_weight_sum(const T* wp, int64_t C) {
+  if (!wp) return double(C);
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) s += double(wp[c]);
+  return s;
+}
+}  // namespace
+
 void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
   EMBER_DISPATCH_F32_F64(x.dtype(), "batch_norm", [&] {
@@ -22,12 +33,7 @@ void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
     T* vp = var.data<T>();
     parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        double s = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = xp + (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) s += double(p[i]);
-        }
-        const double m = s / double(N * S);
+        const double m = channel_sum(xp, N, C, S, c) / double(N * S);
         double ss = 0;
         for (int64_t n = 0; n < N; ++n) {
           const T* p = xp + (n * C + c) * S;
@@ -209,11 +215,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
     const int64_t* tp = target.data<int64_t>();
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T *lp = loss.data<T>(), *sp = lse.data<T>();
-    double wsum = 0;
-    if (wp)
-      for (int64_t c = 0; c < C; ++c) wsum += double(wp[c]);
-    else
-      wsum = double(C);
+    const double wsum = class_weight_sum(wp, C);
     parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* row = xp + r * C;
@@ -250,11 +252,7 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& 
     const int64_t* tp = target.data<int64_t>();
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T* op = gx.data<T>();
-    double wsum = 0;
-    if (wp)
-      for (int64_t c = 0; c < C; ++c) wsum += double(wp[c]);
-    else
-      wsum = double(C);
+    const double wsum = class_weight_sum(wp, C);
     parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         T* o = op + r * C;

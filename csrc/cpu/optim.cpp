@@ -34,20 +34,9 @@ namespace {
 #pragma GCC pop_options
 #endif
 
-namespace {
-bool use_avx2(ScalarType dt) {
-#ifdef EMBER_HAVE_AVX2_OPTIM
-  return (dt == ScalarType::Float32 || dt == ScalarType::Float64) && cpu_capability() >= CpuCapability::AVX2;
-#else
-  (void)dt;
-  return false;
-#endif
-}
-}  // namespace
-
 #ifdef EMBER_HAVE_AVX2_OPTIM
 #define EMBER_OPTIM_RUN(impl) \
-  (use_avx2(dtype) ? isa_avx2::impl<scalar_t>(segs, o) : isa_default::impl<scalar_t>(segs, o))
+  (use_avx2_float_copy(dtype) ? isa_avx2::impl<scalar_t>(segs, o) : isa_default::impl<scalar_t>(segs, o))
 #else
 #define EMBER_OPTIM_RUN(impl) isa_default::impl<scalar_t>(segs, o)
 #endif

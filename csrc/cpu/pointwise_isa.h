@@ -54,19 +54,8 @@ namespace {
 #pragma GCC pop_options
 #endif
 
-namespace {
-inline bool use_avx2(ScalarType dt) {
 #ifdef EMBER_HAVE_AVX2_COPY
-  return (dt == ScalarType::Float32 || dt == ScalarType::Float64) && cpu_capability() >= CpuCapability::AVX2;
-#else
-  (void)dt;
-  return false;
-#endif
-}
-}  // namespace
-
-#ifdef EMBER_HAVE_AVX2_COPY
-#define EMBER_PICK(name) (use_avx2(dt) ? isa_avx2::name : isa_default::name)
+#define EMBER_PICK(name) (use_avx2_float_copy(dt) ? isa_avx2::name : isa_default::name)
 #else
 #define EMBER_PICK(name) (isa_default::name)
 #endif

@@ -24,6 +24,46 @@ void for_each_plane(int64_t planes, int64_t work_per_plane, const F& f) {
 inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
+// An output cell's input window: rows [y0, y1) x columns [x0, x1) of a plane W wide.
+struct Window {
+  int64_t y0, y1, x0, x1;
+  int64_t area() const { return (y1 - y0) * (x1 - x0); }
+};
+
+// f(oy, ox, window) for each output cell of an adaptive pooling of an H x W plane to oh x ow.
+template <class F>
+inline void for_each_adaptive_window(int64_t H, int64_t W, int64_t oh, int64_t ow, const F& f) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
+    for (int64_t ox = 0; ox < ow; ++ox) f(oy, ox, Window{y0, y1, adaptive_start(ox, W, ow), adaptive_end(ox, W, ow)});
+  }
+}
+
+// The same for average pooling under geometry g, each window clipped to the H x W input.
+template <class F>
+inline void for_each_avg_window(const PoolGeometry& g, int64_t H, int64_t W, const F& f) {
+  for (int64_t oy = 0; oy < g.oh; ++oy)
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const int64_t y0 = std::max<int64_t>(oy * g.sh - g.ph, 0), x0 = std::max<int64_t>(ox * g.sw - g.pw, 0);
+      const int64_t y1 = std::min(oy * g.sh - g.ph + g.kh, H), x1 = std::min(ox * g.sw - g.pw + g.kw, W);
+      f(oy, ox, Window{y0, y1, x0, x1});
+    }
+}
+
+template <class T>
+inline T window_sum(const T* plane, int64_t W, const Window& w) {
+  T s = 0;
+  for (int64_t iy = w.y0; iy < w.y1; ++iy)
+    for (int64_t ix = w.x0; ix < w.x1; ++ix) s += plane[iy * W + ix];
+  return s;
+}
+
+template <class T>
+inline void window_add(T* plane, int64_t W, const Window& w, T v) {
+  for (int64_t iy = w.y0; iy < w.y1; ++iy)
+    for (int64_t ix = w.x0; ix < w.x1; ++ix) plane[iy * W + ix] += v;
+}
+
 }  // namespace
 
 void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeometry& g) {
@@ -109,15 +149,9 @@ void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g) {
     for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
       const T* plane = xp + p * H * W;
       T* o = op + p * g.oh * g.ow;
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const int64_t y0 = std::max<int64_t>(oy * g.sh - g.ph, 0), x0 = std::max<int64_t>(ox * g.sw - g.pw, 0);
-          const int64_t y1 = std::min(oy * g.sh - g.ph + g.kh, H), x1 = std::min(ox * g.sw - g.pw + g.kw, W);
-          T s = 0;
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) s += plane[iy * W + ix];
-          o[oy * g.ow + ox] = s / T(avg_divisor(g, H, W, oy, ox));
-        }
+      for_each_avg_window(g, H, W, [&](int64_t oy, int64_t ox, const Window& w) {
+        o[oy * g.ow + ox] = window_sum(plane, W, w) / T(avg_divisor(g, H, W, oy, ox));
+      });
     });
   });
 }
@@ -132,14 +166,9 @@ void avg_pool2d_backward(const Tensor& gx, const Tensor& gout, const PoolGeometr
       T* plane = gp + p * H * W;
       const T* o = go + p * g.oh * g.ow;
       std::fill(plane, plane + H * W, T(0));
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const int64_t y0 = std::max<int64_t>(oy * g.sh - g.ph, 0), x0 = std::max<int64_t>(ox * g.sw - g.pw, 0);
-          const int64_t y1 = std::min(oy * g.sh - g.ph + g.kh, H), x1 = std::min(ox * g.sw - g.pw + g.kw, W);
-          const T v = o[oy * g.ow + ox] / T(avg_divisor(g, H, W, oy, ox));
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) plane[iy * W + ix] += v;
-        }
+      for_each_avg_window(g, H, W, [&](int64_t oy, int64_t ox, const Window& w) {
+        window_add(plane, W, w, o[oy * g.ow + ox] / T(avg_divisor(g, H, W, oy, ox)));
+      });
     });
   });
 }
@@ -153,16 +182,9 @@ void adaptive_avg_pool2d(const Tensor& out, const Tensor& x) {
     T* op = out.data<T>();
     for_each_plane(planes, H * W, [&](int64_t p) {
       const T* plane = xp + p * H * W;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
-          T s = 0;
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) s += plane[iy * W + ix];
-          op[(p * oh + oy) * ow + ox] = s / T((y1 - y0) * (x1 - x0));
-        }
-      }
+      for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
+        op[(p * oh + oy) * ow + ox] = window_sum(plane, W, w) / T(w.area());
+      });
     });
   });
 }
@@ -177,15 +199,9 @@ void adaptive_avg_pool2d_backward(const Tensor& gx, const Tensor& gout) {
     for_each_plane(planes, H * W, [&](int64_t p) {
       T* plane = gp + p * H * W;
       std::fill(plane, plane + H * W, T(0));
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
-          const T v = go[(p * oh + oy) * ow + ox] / T((y1 - y0) * (x1 - x0));
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) plane[iy * W + ix] += v;
-        }
-      }
+      for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
+        window_add(plane, W, w, go[(p * oh + oy) * ow + ox] / T(w.area()));
+      });
     });
   });
 }
@@ -200,25 +216,21 @@ void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor&
     int64_t* ip = indices.data<int64_t>();
     for_each_plane(planes, H * W, [&](int64_t p) {
       const T* plane = xp + p * H * W;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t y0 = adaptive_start(oy, H, oh), y1 = adaptive_end(oy, H, oh);
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t x0 = adaptive_start(ox, W, ow), x1 = adaptive_end(ox, W, ow);
-          T best = plane[y0 * W + x0];
-          int64_t bi = y0 * W + x0;
-          for (int64_t iy = y0; iy < y1 && best == best; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) {
-              const T v = plane[iy * W + ix];
-              if (v > best || v != v) {
-                best = v;
-                bi = iy * W + ix;
-                if (v != v) break;
-              }
+      for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
+        T best = plane[w.y0 * W + w.x0];
+        int64_t bi = w.y0 * W + w.x0;
+        for (int64_t iy = w.y0; iy < w.y1 && best == best; ++iy)
+          for (int64_t ix = w.x0; ix < w.x1; ++ix) {
+            const T v = plane[iy * W + ix];
+            if (v > best || v != v) {
+              best = v;
+              bi = iy * W + ix;
+              if (v != v) break;
             }
-          op[(p * oh + oy) * ow + ox] = best;
-          ip[(p * oh + oy) * ow + ox] = bi;
-        }
-      }
+          }
+        op[(p * oh + oy) * ow + ox] = best;
+        ip[(p * oh + oy) * ow + ox] = bi;
+      });
     });
   });
 }

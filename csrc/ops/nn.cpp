@@ -244,6 +244,24 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
   return {to_dtype(y, x.dtype()), mean, invstd};
 }
 
+// Runs a norm backward kernel into the requested gradients gx, gw, gb (undefined when not requested) and casts
+// them back: gx to the input's dtype, gw and gb to the weight's. The kernel is skipped for an empty input, whose
+// parameter gradients are zeros.
+template <class Kernel>
+static std::tuple<Tensor, Tensor, Tensor> norm_backward_results(const Tensor& x, const Tensor& weight,
+                                                                const Tensor& gx, const Tensor& gw, const Tensor& gb,
+                                                                const Kernel& kernel) {
+  if (x.numel()) {
+    kernel();
+  } else {
+    for (const Tensor* t : {&gw, &gb})
+      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
+  }
+  auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
+  const ScalarType wdt = weight.defined() ? weight.dtype() : x.dtype();
+  return {back(gx, x.dtype()), back(gw, wdt), back(gb, wdt)};
+}
+
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
                                                        const Tensor& mean, const Tensor& invstd, bool training,
                                                        bool need_x, bool need_w, bool need_b) {
@@ -255,15 +273,9 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Te
   Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
   Tensor gw = need_w ? empty({C}, c) : Tensor();
   Tensor gb = need_b ? empty({C}, c) : Tensor();
-  if (x.numel()) {
+  return norm_backward_results(x, weight, gx, gw, gb, [&] {
     cpu::batch_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(invstd, c), opt(weight, c), training);
-  } else {
-    for (const Tensor* t : {&gw, &gb})
-      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
-  }
-  auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
-  return {back(gx, x.dtype()), back(gw, weight.defined() ? weight.dtype() : x.dtype()),
-          back(gb, weight.defined() ? weight.dtype() : x.dtype())};
+  });
 }
 
 std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, const Tensor& weight,
@@ -294,15 +306,9 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Te
   Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
   Tensor gw = need_w ? empty(wshape, c) : Tensor();
   Tensor gb = need_b ? empty(wshape, c) : Tensor();
-  if (x.numel()) {
+  return norm_backward_results(x, weight, gx, gw, gb, [&] {
     cpu::layer_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(rstd, c), opt(weight, c), D);
-  } else {
-    for (const Tensor* t : {&gw, &gb})
-      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
-  }
-  auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
-  return {back(gx, x.dtype()), back(gw, weight.defined() ? weight.dtype() : x.dtype()),
-          back(gb, weight.defined() ? weight.dtype() : x.dtype())};
+  });
 }
 
 std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,

@@ -713,12 +713,7 @@ class GoodSquare(Function):
         return 2 * x * g
 
 
-class WrongSquare(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
+class WrongSquare(GoodSquare):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors

@@ -19,12 +19,16 @@ except ImportError:  # PyTorch is optional
 needs_torch = __import__("pytest").mark.skipif(torch is None, reason="PyTorch is not installed")
 
 
-def E(a, requires_grad=False):
-    """An ember tensor holding a copy of the numpy array a (C order)."""
-    t = ember.tensor(np.array(a, order="C"))
+def _tensor_copy(lib, a, requires_grad):
+    t = lib.tensor(np.array(a, order="C"))
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def E(a, requires_grad=False):
+    """An ember tensor holding a copy of the numpy array a (C order)."""
+    return _tensor_copy(ember, a, requires_grad)
 
 
 def N(t):
@@ -36,10 +40,7 @@ def N(t):
 
 def T(a, requires_grad=False):
     """A torch tensor holding a copy of a (PyTorch tests only)."""
-    t = torch.tensor(np.array(a, order="C"))
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    return _tensor_copy(torch, a, requires_grad)
 
 
 def round_bf16(a):

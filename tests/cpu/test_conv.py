@@ -389,39 +389,35 @@ def test_gradgradcheck_conv2d():
 # ----------------------------------------------------------------------------------------------- PyTorch
 
 
-@needs_torch
-@pytest.mark.filterwarnings("ignore:Using padding='same'")
-@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
-def test_conv2d_matches_torch(case, rng):
-    xs, ws, stride, padding, dilation, groups = case
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[0],)))
-    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+def _check_against_torch(op, xs, ws, bs, args, rng):
+    """Output and x / weight / bias gradients of F.<op> against PyTorch's, float32, from the same inputs."""
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, bs))
     ex, ew, eb = E(x, True), E(w, True), E(b, True)
     tx, tw, tb = T(x, True), T(w, True), T(b, True)
-    eo, to = F.conv2d(ex, ew, eb, **args), TF.conv2d(tx, tw, tb, **args)
+    eo, to = getattr(F, op)(ex, ew, eb, **args), getattr(TF, op)(tx, tw, tb, **args)
     np.testing.assert_allclose(N(eo), to.detach().numpy(), rtol=1e-4, atol=1e-4)
     g = rng.standard_normal(to.shape).astype(np.float32)
     eo.backward(E(g))
     to.backward(T(g))
     for e, t, what in ((ex, tx, "x"), (ew, tw, "w"), (eb, tb, "b")):
         np.testing.assert_allclose(N(e.grad), t.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=what)
+
+
+@needs_torch
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_conv2d_matches_torch(case, rng):
+    xs, ws, stride, padding, dilation, groups = case
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    _check_against_torch("conv2d", xs, ws, (ws[0],), args, rng)
 
 
 @needs_torch
 @pytest.mark.parametrize("case", CASES_T, ids=[str(i) for i in range(len(CASES_T))])
 def test_conv_transpose2d_matches_torch(case, rng):
     xs, ws, stride, padding, opad, groups, dilation = case
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, (ws[1] * groups,)))
     args = dict(stride=stride, padding=padding, output_padding=opad, groups=groups, dilation=dilation)
-    ex, ew, eb = E(x, True), E(w, True), E(b, True)
-    tx, tw, tb = T(x, True), T(w, True), T(b, True)
-    eo, to = F.conv_transpose2d(ex, ew, eb, **args), TF.conv_transpose2d(tx, tw, tb, **args)
-    np.testing.assert_allclose(N(eo), to.detach().numpy(), rtol=1e-4, atol=1e-4)
-    g = rng.standard_normal(to.shape).astype(np.float32)
-    eo.backward(E(g))
-    to.backward(T(g))
-    for e, t, what in ((ex, tx, "x"), (ew, tw, "w"), (eb, tb, "b")):
-        np.testing.assert_allclose(N(e.grad), t.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=what)
+    _check_against_torch("conv_transpose2d", xs, ws, (ws[1] * groups,), args, rng)
 
 
 @needs_torch

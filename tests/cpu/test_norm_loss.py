@@ -512,24 +512,15 @@ def _renorm_ref(w, idx, max_norm):
     return w
 
 
-def test_embedding_max_norm(rng):
+@pytest.mark.parametrize("idx", [[1, 2, 7], [1, 2, 1]], ids=["distinct", "repeated_indices"])
+def test_embedding_max_norm(idx, rng):
     w = rng.standard_normal((10, 3)) * 2
-    idx = np.array([1, 2, 7])
+    idx = np.array(idx)
     ew = E(w)
     out = F.embedding(E(idx), ew, max_norm=0.5)
     ref = _renorm_ref(w, idx, 0.5)
     np.testing.assert_allclose(N(out), ref[idx], rtol=1e-6)
     np.testing.assert_allclose(N(ew), ref, rtol=1e-6)  # rows renormalised in place, the others untouched
-
-
-def test_embedding_max_norm_repeated_indices(rng):
-    w = rng.standard_normal((10, 3)) * 2
-    idx = np.array([1, 2, 1])
-    ew = E(w)
-    out = F.embedding(E(idx), ew, max_norm=0.5)
-    ref = _renorm_ref(w, idx, 0.5)
-    np.testing.assert_allclose(N(out), ref[idx], rtol=1e-6)
-    np.testing.assert_allclose(N(ew), ref, rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- dropout

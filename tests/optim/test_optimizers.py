@@ -25,10 +25,19 @@ def _grads(w, b, sign):
     return {"w": sign * (d.T @ X), "b": sign * d.sum(0)}
 
 
-def ref_sgd(p, g, s, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False):
+def _direction(p, g, lr, weight_decay, maximize, decoupled_weight_decay=False):
+    """(p, g) after maximize and weight decay: g + weight_decay * p, or (decoupled) p * (1 - lr * weight_decay)."""
     g = -g if maximize else g
     if weight_decay:
-        g = g + weight_decay * p
+        if decoupled_weight_decay:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+    return p, g
+
+
+def ref_sgd(p, g, s, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False):
+    p, g = _direction(p, g, lr, weight_decay, maximize)
     if momentum:
         if "buf" not in s:
             s["buf"] = g.copy()
@@ -42,12 +51,7 @@ def ref_adam(p, g, s, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, ams
              decoupled_weight_decay=False):
     b1, b2 = betas
     t = s["t"] = s.get("t", 0) + 1
-    g = -g if maximize else g
-    if weight_decay:
-        if decoupled_weight_decay:
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
+    p, g = _direction(p, g, lr, weight_decay, maximize, decoupled_weight_decay)
     s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
     s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
     v = s["v"]
@@ -65,9 +69,7 @@ def ref_adamw(p, g, s, weight_decay=1e-2, **kw):
 def ref_adagrad(p, g, s, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                 maximize=False):
     t = s["t"] = s.get("t", 0) + 1
-    g = -g if maximize else g
-    if weight_decay:
-        g = g + weight_decay * p
+    p, g = _direction(p, g, lr, weight_decay, maximize)
     clr = lr / (1 + (t - 1) * lr_decay)
     s["sum"] = s.get("sum", initial_accumulator_value) + g * g
     return p - clr * g / (np.sqrt(s["sum"]) + eps)
@@ -75,9 +77,7 @@ def ref_adagrad(p, g, s, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulato
 
 def ref_rmsprop(p, g, s, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                 maximize=False):
-    g = -g if maximize else g
-    if weight_decay:
-        g = g + weight_decay * p
+    p, g = _direction(p, g, lr, weight_decay, maximize)
     s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g * g
     if centered:
         s["a"] = alpha * s.get("a", 0) + (1 - alpha) * g
@@ -93,9 +93,7 @@ def ref_rmsprop(p, g, s, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum
 def ref_adamax(p, g, s, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False):
     b1, b2 = betas
     t = s["t"] = s.get("t", 0) + 1
-    g = -g if maximize else g
-    if weight_decay:
-        g = g + weight_decay * p
+    p, g = _direction(p, g, lr, weight_decay, maximize)
     s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
     s["u"] = np.maximum(b2 * s.get("u", 0), np.abs(g) + eps)
     return p - lr / (1 - b1 ** t) * s["m"] / s["u"]
@@ -105,12 +103,7 @@ def ref_nadam(p, g, s, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, mo
               decoupled_weight_decay=False, maximize=False):
     b1, b2 = betas
     t = s["t"] = s.get("t", 0) + 1
-    g = -g if maximize else g
-    if weight_decay:
-        if decoupled_weight_decay:
-            p = p * (1 - lr * weight_decay)
-        else:
-            g = g + weight_decay * p
+    p, g = _direction(p, g, lr, weight_decay, maximize, decoupled_weight_decay)
     mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
     mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
     s["mu_prod"] = s.get("mu_prod", 1.0) * mu

@@ -520,10 +520,9 @@ def _windows(x, k, s, p, d, ceil_mode, fill):
     return win.reshape(n, c, oh, ow, k[0] * k[1]), oh, ow, pads
 
 
-class MaxPool2dFn(Function):
-    @staticmethod
-    def forward(x, k, s, p, d, ceil_mode):
-        return _C.max_pool2d(x, k, s, p, d, ceil_mode)
+class _ArgmaxPoolFn(Function):
+    """Shared by the max poolings, whose forward returns (values, argmax indices): the indices are saved and
+    not differentiable, and the input's gradient scatters g to them."""
 
     @staticmethod
     def setup_context(ctx, inputs, out):
@@ -532,10 +531,19 @@ class MaxPool2dFn(Function):
         ctx.shape = inputs[0]._shape
 
     @staticmethod
-    def backward(ctx, g, g_idx):
+    def input_grad(ctx, g):
         idx, = ctx.saved_tensors
-        return (IndexedPoolGrad.apply(g, idx, ctx.shape) if _state.enabled else
-                _C.max_pool2d_backward(g, idx, ctx.shape)), None, None, None, None, None
+        return IndexedPoolGrad.apply(g, idx, ctx.shape) if _state.enabled else _C.max_pool2d_backward(g, idx, ctx.shape)
+
+
+class MaxPool2dFn(_ArgmaxPoolFn):
+    @staticmethod
+    def forward(x, k, s, p, d, ceil_mode):
+        return _C.max_pool2d(x, k, s, p, d, ceil_mode)
+
+    @staticmethod
+    def backward(ctx, g, g_idx):
+        return _ArgmaxPoolFn.input_grad(ctx, g), None, None, None, None, None
 
 
 class IndexedPoolGrad(Function):
@@ -692,12 +700,7 @@ class AdaptiveAvgPoolGrad(Function):
 
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (windows from floor(i*H/oh) to ceil((i+1)*H/oh))."""
-    check_tensor(input, "adaptive_avg_pool2d")
-    if input.dim() not in (3, 4):
-        raise RuntimeError("adaptive_avg_pool2d: expected 3D or 4D input, got %s" % list(input.shape))
-    batched = input.dim() == 4
-    x = input if batched else input.unsqueeze(0)
-    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    x, batched, oh, ow = _adaptive_args(input, output_size, "adaptive_avg_pool2d")
     out = AdaptiveAvgPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_avg_pool2d(x, oh, ow)
     return out if batched else out.squeeze(0)
 
@@ -719,32 +722,19 @@ def _adaptive_avg_pool2d_composite(input, output_size):
     return out if batched else out.squeeze(0)
 
 
-class AdaptiveMaxPool2dFn(Function):
+class AdaptiveMaxPool2dFn(_ArgmaxPoolFn):
     @staticmethod
     def forward(x, oh, ow):
         return _C.adaptive_max_pool2d(x, oh, ow)
 
     @staticmethod
-    def setup_context(ctx, inputs, out):
-        ctx.mark_non_differentiable(out[1])
-        ctx.save_for_backward(out[1])
-        ctx.shape = inputs[0]._shape
-
-    @staticmethod
     def backward(ctx, g, g_idx):
-        idx, = ctx.saved_tensors
-        return (IndexedPoolGrad.apply(g, idx, ctx.shape) if _state.enabled else
-                _C.max_pool2d_backward(g, idx, ctx.shape)), None, None
+        return _ArgmaxPoolFn.input_grad(ctx, g), None, None
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a fixed output size; with return_indices also flat h * W + w indices."""
-    check_tensor(input, "adaptive_max_pool2d")
-    if input.dim() not in (3, 4):
-        raise RuntimeError("adaptive_max_pool2d: expected 3D or 4D input, got %s" % list(input.shape))
-    batched = input.dim() == 4
-    x = input if batched else input.unsqueeze(0)
-    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    x, batched, oh, ow = _adaptive_args(input, output_size, "adaptive_max_pool2d")
     out, idx = AdaptiveMaxPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_max_pool2d(x, oh, ow)
     if not batched:
         out, idx = out.squeeze(0), idx.squeeze(0)
@@ -781,6 +771,17 @@ def _adaptive_size(output_size, h, w):
         return int(output_size), int(output_size)
     oh, ow = output_size
     return (h if oh is None else int(oh)), (w if ow is None else int(ow))
+
+
+def _adaptive_args(input, output_size, name):
+    """Checks a [N, C, H, W] or [C, H, W] input; returns it batched, whether it was, and the output size."""
+    check_tensor(input, name)
+    if input.dim() not in (3, 4):
+        raise RuntimeError("%s: expected 3D or 4D input, got %s" % (name, list(input.shape)))
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    return x, batched, oh, ow
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -891,9 +892,10 @@ def _batch_norm_composite(input, running_mean, running_var, weight=None, bias=No
     return out
 
 
-def _var_mean(x, dims):
+def _var_mean(x, dims, keepdim=False):
+    """Biased variance and mean over dims (the statistics every norm uses)."""
     from .reduction import var_mean
-    return var_mean(x, dims, correction=0)
+    return var_mean(x, dims, correction=0, keepdim=keepdim)
 
 
 class LayerNormFn(Function):
@@ -941,18 +943,13 @@ def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1
     check_tensor(input, "layer_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     dims = list(range(input.dim() - len(ns), input.dim()))
-    var, mean = _var_mean_keep(input, dims)
+    var, mean = _var_mean(input, dims, keepdim=True)
     out = (input - mean) * (var + eps).rsqrt()
     if weight is not None:
         out = out * weight
     if bias is not None:
         out = out + bias
     return out
-
-
-def _var_mean_keep(x, dims):
-    from .reduction import var_mean
-    return var_mean(x, dims, correction=0, keepdim=True)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -964,7 +961,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError("Expected number of channels in input to be divisible by num_groups, but got input of "
                            "shape %s and num_groups=%d" % (list(input.shape), num_groups))
     x = input.reshape(n, num_groups, -1)
-    var, mean = _var_mean_keep(x, [2])
+    var, mean = _var_mean(x, [2], keepdim=True)
     out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
     shape = [1, c] + [1] * (input.dim() - 2)
     if weight is not None:

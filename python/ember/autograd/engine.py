@@ -60,6 +60,23 @@ def _accumulate(acc, g, create_graph):
             fn(var)
 
 
+def _zero_grads(params, set_to_none):
+    """zero_grad of Module and Optimizer: each parameter's .grad set to None or, detached from any graph,
+    filled with zeros in place."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad_(False)
+            _C.fill_(g, 0)
+
+
 def _graph(roots):
     """Dependency counts (incoming edges) of every node reachable from roots, and the nodes in DFS order."""
     deps = {}

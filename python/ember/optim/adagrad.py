@@ -1,7 +1,6 @@
 """Adagrad: per-coordinate learning rates from the running sum of squared gradients."""
 from .. import _C
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad, _scalar_state)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss, _scalar_state
 
 __all__ = ["Adagrad"]
 
@@ -32,6 +31,8 @@ class Adagrad(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(foreach=None, maximize=False, differentiable=False, fused=None)
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_lr(lr)
@@ -57,13 +58,10 @@ class Adagrad(Optimizer):
         state["step"] = _scalar_state(0.0)
         state["sum"] = _buffer_like(p, float(group["initial_accumulator_value"]))
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+    def _init_states(self, group, params, states):
+        for p, state in zip(params, states):
+            if len(state) == 0:  # a group added after construction
+                self._init_state(p, group)
 
     def step(self, closure=None):
         """Performs a single optimization step.
@@ -72,17 +70,8 @@ class Adagrad(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
-            sums, steps = [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:  # a group added after construction
-                    self._init_state(p, group)
-                sums.append(state["sum"])
-                steps.append(state["step"])
+        for group, params, grads in self._groups_with_grads():
+            sums, steps = self._state_lists(group, params, "sum", "step")
             _C._adagrad_(params, grads, sums, steps, _as_float(group["lr"]), float(group["lr_decay"]),
                          _as_float(group["weight_decay"], "weight_decay"), float(group["eps"]),
                          bool(group["maximize"]))

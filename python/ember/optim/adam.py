@@ -1,7 +1,6 @@
 """Adam (and, with decoupled_weight_decay=True, AdamW): adaptive moment estimation with optional AMSGrad."""
 from .. import _C
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad, _scalar_state)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss, _scalar_state
 
 __all__ = ["Adam"]
 
@@ -44,6 +43,9 @@ class Adam(Optimizer):
         differentiable (bool, optional): must be False (updates are not recorded by autograd).
     """
 
+    _group_defaults_on_load = dict(amsgrad=False, maximize=False, foreach=None, capturable=False, differentiable=False,
+                                   decoupled_weight_decay=False, fused=None)
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
@@ -60,16 +62,18 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
+    def _init_states(self, group, params, states):
+        amsgrad = bool(group["amsgrad"])
+        for p, state in zip(params, states):
+            if len(state) == 0:
+                state["step"] = _scalar_state(0.0)
+                state["exp_avg"] = _buffer_like(p)
+                state["exp_avg_sq"] = _buffer_like(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = _buffer_like(p)
+            elif amsgrad and "max_exp_avg_sq" not in state:
+                # amsgrad switched on mid-run: the running maximum starts now
+                state["max_exp_avg_sq"] = _buffer_like(p)
 
     def step(self, closure=None):
         """Performs a single optimization step.
@@ -78,28 +82,10 @@ class Adam(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
+        for group, params, grads in self._groups_with_grads():
             amsgrad = bool(group["amsgrad"])
-            exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = _buffer_like(p)
-                    state["exp_avg_sq"] = _buffer_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _buffer_like(p)
-                elif amsgrad and "max_exp_avg_sq" not in state:
-                    # amsgrad switched on mid-run: the running maximum starts now
-                    state["max_exp_avg_sq"] = _buffer_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                if amsgrad:
-                    max_exp_avg_sqs.append(state["max_exp_avg_sq"])
-                steps.append(state["step"])
+            exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = self._state_lists(
+                group, params, "exp_avg", "exp_avg_sq", "max_exp_avg_sq" if amsgrad else None, "step")
             beta1, beta2 = group["betas"]
             _C._adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, _as_float(group["lr"]),
                       _as_float(beta1, "betas[0]"), _as_float(beta2, "betas[1]"), float(group["eps"]),

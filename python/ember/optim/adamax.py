@@ -1,8 +1,7 @@
 """Adamax: the infinity-norm variant of Adam."""
 from .. import _C
 from .adam import _check_betas
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad, _scalar_state)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss, _scalar_state
 
 __all__ = ["Adamax"]
 
@@ -32,6 +31,8 @@ class Adamax(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
@@ -45,13 +46,12 @@ class Adamax(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+    def _init_states(self, group, params, states):
+        for p, state in zip(params, states):
+            if len(state) == 0:
+                state["step"] = _scalar_state(0.0)
+                state["exp_avg"] = _buffer_like(p)
+                state["exp_inf"] = _buffer_like(p)
 
     def step(self, closure=None):
         """Performs a single optimization step.
@@ -60,20 +60,8 @@ class Adamax(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
-            exp_avgs, exp_infs, steps = [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_state(0.0)
-                    state["exp_avg"] = _buffer_like(p)
-                    state["exp_inf"] = _buffer_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_infs.append(state["exp_inf"])
-                steps.append(state["step"])
+        for group, params, grads in self._groups_with_grads():
+            exp_avgs, exp_infs, steps = self._state_lists(group, params, "exp_avg", "exp_inf", "step")
             beta1, beta2 = group["betas"]
             _C._adamax_(params, grads, exp_avgs, exp_infs, steps, _as_float(group["lr"]), float(beta1),
                         float(beta2), float(group["eps"]), _as_float(group["weight_decay"], "weight_decay"),

@@ -1,8 +1,7 @@
 """NAdam: Adam with Nesterov momentum and a momentum-decay schedule."""
 from .. import _C
 from .adam import _check_betas
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad, _scalar_state)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss, _scalar_state
 
 __all__ = ["NAdam"]
 
@@ -39,6 +38,9 @@ class NAdam(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(foreach=None, maximize=False, capturable=False, differentiable=False,
+                                   decoupled_weight_decay=False)
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
@@ -56,14 +58,13 @@ class NAdam(Optimizer):
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
+    def _init_states(self, group, params, states):
+        for p, state in zip(params, states):
+            if len(state) == 0:
+                state["step"] = _scalar_state(0.0)
+                state["mu_product"] = _scalar_state(1.0)
+                state["exp_avg"] = _buffer_like(p)
+                state["exp_avg_sq"] = _buffer_like(p)
 
     def step(self, closure=None):
         """Performs a single optimization step.
@@ -72,22 +73,9 @@ class NAdam(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
-            exp_avgs, exp_avg_sqs, mu_products, steps = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_state(0.0)
-                    state["mu_product"] = _scalar_state(1.0)
-                    state["exp_avg"] = _buffer_like(p)
-                    state["exp_avg_sq"] = _buffer_like(p)
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                mu_products.append(state["mu_product"])
-                steps.append(state["step"])
+        for group, params, grads in self._groups_with_grads():
+            exp_avgs, exp_avg_sqs, mu_products, steps = self._state_lists(
+                group, params, "exp_avg", "exp_avg_sq", "mu_product", "step")
             beta1, beta2 = group["betas"]
             _C._nadam_(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, _as_float(group["lr"]),
                        float(beta1), float(beta2), float(group["eps"]),

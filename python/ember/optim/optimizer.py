@@ -3,7 +3,8 @@
 It holds ``param_groups`` (a list of dicts: the tensors to optimise plus per-group options) and ``state`` (a
 per-parameter dict of buffers), and converts both to and from ``state_dict()`` in PyTorch's structure: state
 keyed by parameter index, groups holding index lists. Subclasses implement ``step`` by collecting, per group,
-the parameters that have a gradient and handing them to one fused C++ kernel (``ember._C._adam_`` ...).
+the parameters that have a gradient and their state buffers (``_groups_with_grads``, ``_state_lists``) and
+handing them to one fused C++ kernel (``ember._C._adam_`` ...).
 """
 import functools
 import warnings
@@ -13,6 +14,7 @@ from itertools import chain
 
 from .. import _C
 from .._tensor import Tensor
+from ..autograd.engine import _zero_grads
 from ..autograd.function import _add_hook
 from ..autograd.grad_mode import _state
 
@@ -150,6 +152,10 @@ def _params_with_grad(group):
     return params, grads
 
 
+def _gather(states, keys):
+    return [[] if key is None else [state[key] for state in states] for key in keys]
+
+
 class Optimizer:
     r"""Base class for all optimizers.
 
@@ -159,6 +165,9 @@ class Optimizer:
             collections (lists), not sets: the order is what ``state_dict`` indices refer to.
         defaults (dict): default values of optimization options, used when a group doesn't specify them.
     """
+
+    # Options a param group saved before they existed lacks; __setstate__ (so also load_state_dict) adds them.
+    _group_defaults_on_load = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -198,6 +207,10 @@ class Optimizer:
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
         self.defaults.setdefault("differentiable", False)
+        if self._group_defaults_on_load:
+            for group in self.param_groups:
+                for name, value in self._group_defaults_on_load.items():
+                    group.setdefault(name, value)
 
     def __repr__(self):
         s = self.__class__.__name__ + " ("
@@ -276,22 +289,33 @@ class Optimizer:
             set_to_none (bool): set ``.grad`` to None (the default: less memory, and the next step skips
                 parameters that received no gradient) instead of filling it with zeros.
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    _C.fill_(g, 0)
+        _zero_grads(chain.from_iterable(group["params"] for group in self.param_groups), set_to_none)
 
     def step(self, closure=None):
         """Performs a single optimization step; closure (optional) re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    def _groups_with_grads(self):
+        """Yields (group, params, grads) for each param group that has a parameter to update."""
+        for group in self.param_groups:
+            params, grads = _params_with_grad(group)
+            if params:
+                yield group, params, grads
+
+    def _state_lists(self, group, params, *keys):
+        """Per key, the list of state[key] over params, in order (the buffers a fused kernel takes). A key of
+        None gives an empty list: a buffer the group's options leave out. When a state lacks a key,
+        _init_states completes the states first."""
+        states = [self.state[p] for p in params]
+        try:  # most steps find every buffer: look them up first, initialise only when one is missing
+            return _gather(states, keys)
+        except KeyError:
+            self._init_states(group, params, states)
+            return _gather(states, keys)
+
+    def _init_states(self, group, params, states):
+        """Adds to each state (that of the parameter at the same position) the entries the next step reads
+        and it lacks, leaving complete states as they are; algorithms that use _state_lists define it."""
         raise NotImplementedError
 
     def register_step_pre_hook(self, hook):

@@ -1,7 +1,6 @@
 """RMSprop: gradients scaled by a running average of their square, with optional momentum and centering."""
 from .. import _C
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad, _scalar_state)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss, _scalar_state
 
 __all__ = ["RMSprop"]
 
@@ -34,6 +33,9 @@ class RMSprop(Optimizer):
         differentiable (bool, optional): must be False.
     """
 
+    _group_defaults_on_load = dict(momentum=0, centered=False, foreach=None, maximize=False, differentiable=False,
+                                   capturable=False)
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_lr(lr)
@@ -51,15 +53,16 @@ class RMSprop(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+    def _init_states(self, group, params, states):
+        momentum, centered = float(group["momentum"]), bool(group["centered"])
+        for p, state in zip(params, states):
+            if len(state) == 0:
+                state["step"] = _scalar_state(0.0)
+                state["square_avg"] = _buffer_like(p)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = _buffer_like(p)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = _buffer_like(p)
 
     def step(self, closure=None):
         """Performs a single optimization step.
@@ -68,27 +71,11 @@ class RMSprop(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
+        for group, params, grads in self._groups_with_grads():
             momentum, centered = float(group["momentum"]), bool(group["centered"])
-            square_avgs, grad_avgs, buffers, steps = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_state(0.0)
-                    state["square_avg"] = _buffer_like(p)
-                if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = _buffer_like(p)
-                if centered and "grad_avg" not in state:
-                    state["grad_avg"] = _buffer_like(p)
-                square_avgs.append(state["square_avg"])
-                steps.append(state["step"])
-                if momentum > 0:
-                    buffers.append(state["momentum_buffer"])
-                if centered:
-                    grad_avgs.append(state["grad_avg"])
+            square_avgs, grad_avgs, buffers, steps = self._state_lists(
+                group, params, "square_avg", "grad_avg" if centered else None,
+                "momentum_buffer" if momentum > 0 else None, "step")
             _C._rmsprop_(params, grads, square_avgs, grad_avgs, buffers, steps, _as_float(group["lr"]),
                          float(group["alpha"]), float(group["eps"]), _as_float(group["weight_decay"], "weight_decay"),
                          momentum, centered, bool(group["maximize"]))

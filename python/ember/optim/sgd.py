@@ -1,7 +1,6 @@
 """SGD: stochastic gradient descent with momentum, dampening, Nesterov momentum, weight decay and maximize."""
 from .. import _C
-from .optimizer import (Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss,
-                        _params_with_grad)
+from .optimizer import Optimizer, _as_float, _buffer_like, _check_flags, _check_lr, _closure_loss
 
 __all__ = ["SGD"]
 
@@ -33,6 +32,8 @@ class SGD(Optimizer):
         differentiable (bool, optional): must be False (updates are not recorded by autograd).
     """
 
+    _group_defaults_on_load = dict(nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False)
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
         _check_lr(lr)
@@ -48,15 +49,6 @@ class SGD(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
-
     def step(self, closure=None):
         """Performs a single optimization step.
 
@@ -64,10 +56,7 @@ class SGD(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
         """
         loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params, grads = _params_with_grad(group)
-            if not params:
-                continue
+        for group, params, grads in self._groups_with_grads():
             momentum = group["momentum"]
             buffers, fresh = [], []
             if momentum != 0:

@@ -1,7 +1,10 @@
-"""Argument helpers shared by the layer modules."""
+"""Argument and parameter helpers shared by the layer modules."""
+import math
 import numbers
 
 from ..._ops.creation import empty
+from .. import init
+from ..parameter import Parameter
 
 __all__ = []
 
@@ -41,3 +44,27 @@ def check_probability(p, what="dropout probability"):
 def new_empty(shape, device=None, dtype=None):
     """An uninitialised parameter tensor created the way factory kwargs (device=, dtype=) ask."""
     return empty(shape, dtype=dtype, device=device)
+
+
+def register_weight_and_bias(module, weight_shape, bias_shape, bias, device=None, dtype=None):
+    """Registers module.weight and, when bias is true, module.bias as uninitialised Parameters (for
+    reset_parameters to fill); otherwise bias is registered as None."""
+    module.weight = Parameter(new_empty(weight_shape, device, dtype))
+    if bias:
+        module.bias = Parameter(new_empty(bias_shape, device, dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def reset_kaiming_uniform(weight, bias, zero_bias_without_fan_in):
+    """PyTorch's default init of Linear and the convolutions: weight from kaiming_uniform_(a=sqrt(5)), bias from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)). With a fan-in of 0, Linear zeroes its bias while the convolutions leave
+    it untouched (as PyTorch does)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        if fan_in > 0:
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(bias, -bound, bound)
+        elif zero_bias_without_fan_in:
+            init.uniform_(bias, 0, 0)

@@ -20,6 +20,14 @@ def _abs_index(idx, n):
     return idx + n if idx < 0 else idx
 
 
+def _renumber(modules, items):
+    """Refills a _modules dict with items under the keys '0', '1', ... so that indices stay 0..n-1 after a
+    deletion or an insertion."""
+    modules.clear()
+    for i, m in enumerate(items):
+        modules[str(i)] = m
+
+
 class Sequential(Module):
     """Runs its modules in order, feeding each one's output to the next.
 
@@ -54,14 +62,7 @@ class Sequential(Module):
                 delattr(self, key)
         else:
             delattr(self, self._item_key(idx))
-        # renumber so that indices stay 0..n-1
-        self._renumber()
-
-    def _renumber(self):
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self._modules, list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
@@ -118,9 +119,7 @@ class Sequential(Module):
             index += n
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self._modules, items)
         return self
 
     def extend(self, sequential):
@@ -164,10 +163,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, str(_abs_index(idx, len(self))))
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self._modules, list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)

@@ -1,10 +1,6 @@
 """Convolution layers: Conv1d, Conv2d and ConvTranspose2d (weights and repr as in PyTorch)."""
-import math
-
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
-from ._utils import _pair, _single, check_size, new_empty
+from ._utils import _pair, _single, check_size, register_weight_and_bias, reset_kaiming_uniform
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
@@ -69,21 +65,12 @@ class _ConvNd(Module):
         else:
             self._reversed_padding_repeated_twice = [p for p in reversed(padding) for _ in range(2)]
         shape = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
-        self.weight = Parameter(new_empty(shape + tuple(kernel_size), device, dtype))
-        if bias:
-            self.bias = Parameter(new_empty((out_channels,), device, dtype))
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, shape + tuple(kernel_size), (out_channels,), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
         """Re-draws weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform_ with a=sqrt(5))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_kaiming_uniform(self.weight, self.bias, zero_bias_without_fan_in=False)
 
     def extra_repr(self):
         s = "%s, %s, kernel_size=%s, stride=%s" % (self.in_channels, self.out_channels, self.kernel_size, self.stride)

@@ -11,6 +11,7 @@ from collections import OrderedDict, namedtuple
 from ... import _C
 from ..._device import _check_device, device as _device
 from ..._tensor import Tensor
+from ...autograd.engine import _zero_grads
 from ...autograd.grad_mode import no_grad
 from ..parameter import Parameter
 
@@ -402,18 +403,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all parameters: to None (default) or to zeros in place."""
-        for p in self.parameters():
-            g = p.grad
-            if g is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+        _zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------------------------------ conversion
 

@@ -218,6 +218,15 @@ class RNNBase(Module):
             return output.squeeze(1)
         return output.transpose(0, 1) if self.batch_first else output
 
+    def _forward_h(self, input, hx):
+        """forward of RNN and GRU, whose only state is h: returns (output, h_n)."""
+        x, batched = self._prepare(input)
+        d = 2 if self.bidirectional else 1
+        expected = (self.num_layers * d, x.shape[1], self.hidden_size)
+        h0 = zeros(expected, dtype=x.dtype) if hx is None else self._check_hidden(hx, expected, batched)
+        out, h_n, _ = self._run(x, h0, None)
+        return self._finish(out, batched), (h_n if batched else h_n.squeeze(1))
+
 
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu), stacked num_layers deep.
@@ -239,12 +248,7 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        x, batched = self._prepare(input)
-        d = 2 if self.bidirectional else 1
-        expected = (self.num_layers * d, x.shape[1], self.hidden_size)
-        h0 = zeros(expected, dtype=x.dtype) if hx is None else self._check_hidden(hx, expected, batched)
-        out, h_n, _ = self._run(x, h0, None)
-        return self._finish(out, batched), (h_n if batched else h_n.squeeze(1))
+        return self._forward_h(input, hx)
 
 
 class LSTM(RNNBase):
@@ -289,12 +293,7 @@ class GRU(RNNBase):
                          device, dtype)
 
     def forward(self, input, hx=None):
-        x, batched = self._prepare(input)
-        d = 2 if self.bidirectional else 1
-        expected = (self.num_layers * d, x.shape[1], self.hidden_size)
-        h0 = zeros(expected, dtype=x.dtype) if hx is None else self._check_hidden(hx, expected, batched)
-        out, h_n, _ = self._run(x, h0, None)
-        return self._finish(out, batched), (h_n if batched else h_n.squeeze(1))
+        return self._forward_h(input, hx)
 
 
 class RNNCellBase(Module):
