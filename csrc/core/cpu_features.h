@@ -34,5 +34,5 @@ inline bool use_avx2_float_copy(ScalarType dt) {
 }  // namespace ember
 
 // Multi-ISA kernel files include their kernel body once per instruction set, each copy inside its own
-// anonymous namespace and `#pragma GCC target` region (see cpu/isa_begin.h), so no inline function compiled
+// anonymous namespace and `#pragma GCC target` region (see cpu/pointwise_isa.h and cpu/gemm.cpp), so no inline function compiled
 // for AVX2 can be merged with, or called instead of, the baseline copy.

@@ -5,12 +5,10 @@ Each op is an autograd Function (or a composition of differentiable ops). Heavy 
 kernels where ``ember._C`` provides them; the rest are composed from Ember ops.
 """
 import builtins
-import math
 import numbers
 import warnings
 
 from .. import _C
-from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state, no_grad
 from ._util import check_tensor, export, method, needs_grad
