@@ -25,12 +25,19 @@ def timed(fn, reps):
     return (time.perf_counter() - t0) / reps
 
 
+# Pause before each library's turn: OpenBLAS and OpenMP worker threads keep spinning for a while after a
+# call, and on a 2-core machine that spinning would steal a core from whichever library runs next.
+SETTLE = 0.3
+
+
 def compare(fns, rounds, reps):
     for f in fns.values():
         f()
     times = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
+            time.sleep(SETTLE)
+            f()  # warm caches after the pause
             times[k].append(timed(f, reps))
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -47,7 +54,7 @@ def bench_gemm(rounds):
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
             fns["torch"] = lambda: ta @ tb
-        reps = max(1, int(2e9 / (2 * n ** 3)))
+        reps = max(2, int(6e9 / (2 * n ** 3)))
         med = compare(fns, rounds, reps)
         gf = {k: 2 * n ** 3 / v / 1e9 for k, v in med.items()}
         best = max(v for k, v in gf.items() if k != "ember")

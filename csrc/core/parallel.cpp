@@ -1,11 +1,15 @@
-// A small fork-safe thread pool. Workers sleep on a condition variable between jobs; the calling thread
-// runs the first chunk itself, so one job costs one wake-up per extra thread.
+// A small fork-safe thread pool. The calling thread runs the first chunk itself. Between jobs the workers
+// spin for a short while before they sleep on a condition variable: waking a sleeping thread costs tens of
+// microseconds (far more on a virtual machine, whose idle vCPU must be rescheduled), and back-to-back
+// parallel regions (a GEMM's packing and compute phases, consecutive ops of a training step) would pay it
+// every time, or see the caller take every chunk itself before the worker is up.
 #include "core/parallel.h"
 
 #include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -21,6 +25,27 @@ namespace ember {
 namespace {
 
 thread_local bool t_in_parallel = false;
+
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() holds or kSpin has passed; true if done() held.
+template <class F>
+bool spin_until(const F& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
 
 int default_num_threads() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -40,14 +65,16 @@ struct Pool {
   std::mutex mu;
   std::condition_variable work_cv, done_cv;
   std::vector<std::thread> workers;
-  // current job
-  uint64_t generation = 0;
+  // current job (its fields are written under mu before generation is bumped)
+  std::atomic<uint64_t> generation{0};
   detail::RangeFn fn = nullptr;
   void* ctx = nullptr;
   int64_t begin = 0, end = 0, chunk = 0;
-  int nchunks = 0;
-  std::atomic<int> next_chunk{0};
-  int remaining = 0;
+  std::atomic<int64_t> nchunks{0};
+  // (job generation << 32) | next chunk index. Claiming through one word means a worker that lags behind
+  // (still holding a finished job's generation) can never take a chunk of the next job under the old count.
+  std::atomic<uint64_t> claim{0};
+  std::atomic<int> remaining{0};
   std::exception_ptr error;
   bool stop = false;
 
@@ -63,11 +90,21 @@ struct Pool {
     for (auto& t : workers) t.join();
   }
 
-  void run_chunks() {
+  // Claims one chunk of job `gen`; false when that job has none left (or has been replaced).
+  bool claim_chunk(uint64_t gen, int64_t* c) {
+    uint64_t v = claim.load(std::memory_order_acquire);
+    do {
+      if ((v >> 32) != (gen & 0xffffffffu) || int64_t(v & 0xffffffffu) >= nchunks.load(std::memory_order_relaxed))
+        return false;
+    } while (!claim.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel));
+    *c = int64_t(v & 0xffffffffu);
+    return true;
+  }
+
+  void run_chunks(uint64_t gen) {
     t_in_parallel = true;
-    for (;;) {
-      int c = next_chunk.fetch_add(1);
-      if (c >= nchunks) break;
+    int64_t c;
+    while (claim_chunk(gen, &c)) {
       int64_t b = begin + c * chunk, e = std::min(end, b + chunk);
       try {
         fn(ctx, b, e);
@@ -75,8 +112,10 @@ struct Pool {
         std::lock_guard<std::mutex> g(mu);
         if (!error) error = std::current_exception();
       }
-      std::lock_guard<std::mutex> g(mu);
-      if (--remaining == 0) done_cv.notify_all();
+      if (remaining.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> g(mu);  // so a caller about to sleep cannot miss the notification
+        done_cv.notify_all();
+      }
     }
     t_in_parallel = false;
   }
@@ -84,13 +123,16 @@ struct Pool {
   void loop() {
     uint64_t seen = 0;
     for (;;) {
-      {
+      if (!spin_until([&] { return generation.load(std::memory_order_acquire) != seen; })) {
         std::unique_lock<std::mutex> lk(mu);
-        work_cv.wait(lk, [&] { return stop || generation != seen; });
-        if (stop) return;
-        seen = generation;
+        work_cv.wait(lk, [&] { return stop || generation.load() != seen; });
       }
-      run_chunks();
+      {
+        std::lock_guard<std::mutex> g(mu);
+        if (stop) return;
+        seen = generation.load();
+      }
+      run_chunks(seen);
     }
   }
 
@@ -105,16 +147,22 @@ struct Pool {
       begin = b;
       end = e;
       chunk = (n + chunks - 1) / chunks;
-      nchunks = int((n + chunk - 1) / chunk);
-      remaining = nchunks;
-      next_chunk.store(0);
+      nchunks.store((n + chunk - 1) / chunk);
+      remaining.store(int(nchunks.load()));
       error = nullptr;
-      ++generation;
+      const uint64_t gen = generation.load() + 1;
+      claim.store((gen & 0xffffffffu) << 32, std::memory_order_release);
+      generation.store(gen, std::memory_order_release);
     }
     work_cv.notify_all();
-    run_chunks();
-    std::unique_lock<std::mutex> lk(mu);
-    done_cv.wait(lk, [&] { return remaining == 0; });
+    run_chunks(generation.load());
+    std::unique_lock<std::mutex> lk(mu, std::defer_lock);
+    if (!spin_until([&] { return remaining.load(std::memory_order_acquire) == 0; })) {
+      lk.lock();
+      done_cv.wait(lk, [&] { return remaining.load() == 0; });
+    } else {
+      lk.lock();
+    }
     if (error) {
       auto err = error;
       error = nullptr;
