@@ -930,3 +930,23 @@ def test_grad_with_the_same_input_listed_twice():
     gx1, gx2 = ember.autograd.grad((x * x).sum(), [x, x])
     np.testing.assert_allclose(gx1.numpy(), [2.0, 4.0])
     np.testing.assert_allclose(gx2.numpy(), [2.0, 4.0])
+
+
+def test_leaf_gradient_takes_the_parameters_layout():
+    # as in PyTorch: weight.t() inside a product gives a contiguous weight.grad (so .view works and fused
+    # optimizers read it in place), and any gradient reaching a contiguous leaf is stored contiguous
+    w = ember.randn(5, 3, requires_grad=True)
+    b = ember.randn(5, requires_grad=True)
+    x = ember.randn(4, 3, requires_grad=True)
+    (ember.addmm(b, x, w.t()) ** 2).sum().backward()
+    assert w.grad.is_contiguous() and w.grad.stride() == w.stride()
+    w2 = w.detach().clone().requires_grad_()
+    ((x.detach() @ w2.t()) ** 2).sum().backward()
+    assert w2.grad.is_contiguous()
+    xn, wn = x.detach().numpy(), w.detach().numpy()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * (xn @ wn.T + b.detach().numpy()).T @ xn, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w2.grad.numpy(), 2 * (xn @ wn.T).T @ xn, rtol=1e-4, atol=1e-5)
+    v = ember.randn(3, 6, requires_grad=True)
+    v.t()[:, 1:].sum().backward()  # a transposed view's gradient
+    assert v.grad.is_contiguous()
+    np.testing.assert_array_equal(v.grad.numpy(), np.r_[np.zeros((1, 6)), np.ones((2, 6))])

@@ -10,9 +10,20 @@ from ..autograd.grad_mode import _state
 from ._util import export, method, needs_grad, write_out
 
 
+def _mm_like(t, left, right):
+    """left @ right, laid out like the 2-D tensor t: when t is column-major (typically weight.t()), compute
+    (right^T @ left^T)^T, so the gradient arrives contiguous once it flows back through the .t(), as the
+    parameter is (and as PyTorch's gradients are)."""
+    if t.dim() == 2 and t.shape[0] > 1 and t.stride(0) == 1 and t.stride(1) == t.shape[0]:
+        return right.t().mm(left.t()).t()
+    return left.mm(right)
+
+
 def _matmul_grads(ctx, g, a, b):
     need = ctx.needs_input_grad
     ga = gb = None
+    if a.dim() == 2 and b.dim() == 2:
+        return (_mm_like(a, g, b.t()) if need[0] else None), (_mm_like(b, a.t(), g) if need[1] else None)
     if a.dim() == 1 and b.dim() == 1:
         return (g * b if need[0] else None), (g * a if need[1] else None)
     if need[0]:
@@ -134,8 +145,8 @@ class Addmm(Function):
         m1, m2 = ctx.saved_tensors
         need = ctx.needs_input_grad
         gi = (g if ctx.beta == 1 else g * ctx.beta) if need[0] else None
-        g1 = g.mm(m2.t()) if need[1] else None
-        g2 = m1.t().mm(g) if need[2] else None
+        g1 = _mm_like(m1, g, m2.t()) if need[1] else None
+        g2 = _mm_like(m2, m1.t(), g) if need[2] else None
         if ctx.alpha != 1:
             g1 = g1 * ctx.alpha if g1 is not None else None
             g2 = g2 * ctx.alpha if g2 is not None else None

@@ -48,6 +48,11 @@ def _accumulate(acc, g, create_graph):
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
             var.grad = g if g.is_contiguous() else g.contiguous()
+        elif g.stride() != var.stride() and var.is_contiguous():
+            # the gradient takes the parameter's layout (as in PyTorch), so grad.view(...) works like on
+            # the parameter and fused optimizers need no copies
+            var.grad = _C.empty_strided(var.shape, var.stride(), g.dtype)
+            _C.copy_(var.grad, g)
         else:
             var.grad = _C.clone(g)
     elif create_graph:
