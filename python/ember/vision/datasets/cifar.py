@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 
 from .utils import NETWORK_ERRORS, check_integrity, download_error, download_url, extract_archive
-from .vision import VisionDataset
+from .vision import _SplitDataset
 
 __all__ = ["CIFAR10", "PlainDataUnpickler", "UnsafePickleError"]
 
@@ -144,7 +144,7 @@ def _text(s):
     return s.decode("latin1") if isinstance(s, bytes) else s
 
 
-class CIFAR10(VisionDataset):
+class CIFAR10(_SplitDataset):
     """CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, in 10 classes.
 
     Reads ``root/cifar-10-batches-py`` (the Python version: ``data_batch_1`` ... ``data_batch_5``,
@@ -251,19 +251,8 @@ class CIFAR10(VisionDataset):
                                      % os.path.join(self.root, self.base_folder), [e]) from None
         extract_archive(archive, self.root)
 
-    def __getitem__(self, index):
-        img, target = self.data[index], self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self):
-        return len(self.data)
-
-    def extra_repr(self):
-        return "Split: %s" % ("Train" if self.train else "Test")
+    def _sample(self, index):
+        return self.data[index], self.targets[index]
 
 
 def _load_plain(path):

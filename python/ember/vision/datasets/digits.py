@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from ..._ops.creation import from_numpy
-from .vision import VisionDataset
+from .vision import _SplitDataset
 
 __all__ = ["Digits"]
 
@@ -25,7 +25,7 @@ def _load():
     return images, labels
 
 
-class Digits(VisionDataset):
+class Digits(_SplitDataset):
     """Optical Recognition of Handwritten Digits (E. Alpaydin and C. Kaynak, UCI, CC BY 4.0): 1,797 grey 8x8
     images of the digits 0-9, each pixel counting the "on" pixels (0..16) of a 4x4 block of a 32x32 bitmap.
 
@@ -60,16 +60,5 @@ class Digits(VisionDataset):
     def class_to_idx(self):
         return {c: i for i, c in enumerate(self.classes)}
 
-    def __getitem__(self, index):
-        img, target = self._scaled[index], int(self._labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self):
-        return len(self._labels)
-
-    def extra_repr(self):
-        return "Split: %s" % ("Train" if self.train else "Test")
+    def _sample(self, index):
+        return self._scaled[index], int(self._labels[index])

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..._ops.creation import from_numpy
 from .utils import NETWORK_ERRORS, download_error, download_url
-from .vision import VisionDataset
+from .vision import _SplitDataset
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx"]
 
@@ -41,7 +41,7 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-class MNIST(VisionDataset):
+class MNIST(_SplitDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28, 10 classes.
 
     Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
@@ -123,19 +123,8 @@ class MNIST(VisionDataset):
             else:
                 raise download_error(filename, urls, self.raw_folder, errors)
 
-    def __getitem__(self, index):
-        img, target = self._images[index], int(self._labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self):
-        return len(self._labels)
-
-    def extra_repr(self):
-        return "Split: %s" % ("Train" if self.train else "Test")
+    def _sample(self, index):
+        return self._images[index], int(self._labels[index])
 
 
 class FashionMNIST(MNIST):

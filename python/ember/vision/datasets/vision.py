@@ -45,6 +45,27 @@ class VisionDataset(Dataset):
         return "\n".join(["Dataset " + type(self).__name__] + [" " * self._repr_indent + line for line in body])
 
 
+class _SplitDataset(VisionDataset):
+    """A train or test split of (image, label) samples; subclasses provide ``_sample(index)`` and ``targets``."""
+
+    def _sample(self, index):
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        img, target = self._sample(index)
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self):
+        return len(self.targets)
+
+    def extra_repr(self):
+        return "Split: %s" % ("Train" if self.train else "Test")
+
+
 class _PairTransform:
     """Applies a transform to the image and another to the target."""
 
