@@ -25,6 +25,10 @@ struct StridedOperand {
       const T* src = p + (i0 + r0) * rs + k0 * cs;
       if (rs == 1 && n == R) {
         for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);
+      } else if (cs == 1 && n == R) {
+        // row-major: k-outer, so each step writes one whole R-value row of the panel
+        for (int64_t k = 0; k < kc; ++k)
+          for (int64_t i = 0; i < R; ++i) out[k * R + i] = src[i * rs + k];
       } else {
         for (int64_t i = 0; i < R; ++i) {
           if (i < n) {
