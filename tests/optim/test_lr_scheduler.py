@@ -185,7 +185,24 @@ SCHEDULERS_FOR_TORCH = {
     "LinearLR": dict(start_factor=0.25, end_factor=0.9, total_iters=10),
     "CosineAnnealingWarmRestarts": dict(T_0=5, T_mult=2, eta_min=0.002),
     "OneCycleLR": dict(max_lr=1.0, total_steps=EPOCHS + 1),
+    "ConstantLR": dict(factor=0.4, total_iters=6),
+    "PolynomialLR": dict(total_iters=12, power=1.7),
+    "MultiplicativeLR": dict(lr_lambda=lambda epoch: 0.95 if epoch % 3 else 0.5),
 }
+
+
+def test_constant_polynomial_multiplicative_closed_forms():
+    seq = lr_sequence(S.ConstantLR(make_opt(groups=2), factor=0.25, total_iters=4))
+    want = [BASE * (0.25 if e < 4 else 1.0) for e in range(EPOCHS + 1)]
+    np.testing.assert_allclose(seq[:, 0], want, rtol=1e-12)
+    np.testing.assert_allclose(seq[:, 1], 2 * np.array(want), rtol=1e-12)
+    seq = lr_sequence(S.PolynomialLR(make_opt(), total_iters=10, power=2.0))
+    want = [BASE * (1 - min(e, 10) / 10) ** 2 for e in range(EPOCHS + 1)]
+    np.testing.assert_allclose(seq[:, 0], want, rtol=1e-12, atol=1e-15)
+    seq = lr_sequence(S.MultiplicativeLR(make_opt(), lr_lambda=lambda e: 0.9))
+    np.testing.assert_allclose(seq[:, 0], [BASE * 0.9 ** e for e in range(EPOCHS + 1)], rtol=1e-12)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        S.ConstantLR(make_opt(), factor=1.5)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULERS_FOR_TORCH))
