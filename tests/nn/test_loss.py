@@ -303,3 +303,13 @@ def test_loss_modules_hold_weights_as_buffers():
     assert list(nn.CrossEntropyLoss().state_dict()) == []
     bce = nn.BCEWithLogitsLoss(pos_weight=ember.ones(3))
     assert list(bce.state_dict()) == ["pos_weight"]
+
+
+def test_mse_loss_is_one_graph_node():
+    # as in PyTorch (tutorials print loss.grad_fn): one MseLossBackward0 node, differentiable twice
+    x = leaf(_rng(3).standard_normal((2, 5)))
+    t = leaf(_rng(4).standard_normal((2, 5)))
+    for reduction in REDUCTIONS:
+        assert type(F.mse_loss(x, t, reduction=reduction).grad_fn).__name__ == "MseLossBackward0"
+        assert ember.autograd.gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), (x, t))
+    assert F.mse_loss(x.detach(), t.detach()).grad_fn is None

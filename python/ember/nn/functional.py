@@ -721,9 +721,33 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     """Mean (or sum, or none) of (input - target)^2; with weight, the weighted sum divided by sum(weight)."""
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
+    if weight is None and input.shape == target.shape and input.numel() > 0 and needs_grad(input, target):
+        return MseLoss.apply(input, target, reduction)
     d = input - target
     loss = d * d
     return _weighted(loss, weight, input, reduction) if weight is not None else _reduce(loss, reduction)
+
+
+class MseLoss(Function):
+    """(input - target)^2 reduced, as one graph node (PyTorch's MseLossBackward0)."""
+
+    @staticmethod
+    def forward(input, target, reduction):
+        d = input - target
+        return _reduce(d * d, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.save_for_backward(inputs[0], inputs[1])
+        ctx.reduction = inputs[2]
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        scale = 2.0 / x.numel() if ctx.reduction == "mean" else 2.0
+        gd = (x - t) * (g * scale)
+        need = ctx.needs_input_grad
+        return (gd if need[0] else None), (-gd if need[1] else None), None
 
 
 class _BinaryCrossEntropy(Function):
