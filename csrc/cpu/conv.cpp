@@ -129,15 +129,17 @@ constexpr double DIRECT_MAX_BYTES = 512 * 1024;
 // out of L2 and the packed GEMM, which reads them once per block, wins.
 constexpr double DIRECT_WGRAD_MAX_BYTES = 256 * 1024;
 
-// The direct kernels (cpu/conv_direct.h) for stride-1 convolutions whose padded image stays in cache and
-// whose output rows are not mostly dropped columns; images run one per thread, so there must be enough.
-bool use_direct(const ConvGeometry& g, int64_t N, int64_t Cg, int64_t Og, size_t elem) {
+// The direct kernels (cpu/conv_direct.h) for stride-1 convolutions whose padded image (plus, for the weight
+// gradient, the widened grad_out) stays in cache and whose output rows are not mostly dropped columns;
+// images run one per thread, so there must be enough.
+bool use_direct(const ConvGeometry& g, int64_t N, int64_t Cg, int64_t Og, size_t elem, bool weight_grad = false) {
   if (g.sh != 1 || g.sw != 1 || g_conv_algorithm == ConvAlgorithm::Gemm) return false;
   if (g_conv_algorithm == ConvAlgorithm::Direct) return true;
   const int64_t Hp = g.oh + g.dh * (g.kh - 1), Wp = g.ow + g.dw * (g.kw - 1);
   const int nt = in_parallel_region() ? 1 : get_num_threads();
+  const double bytes = double(Cg * Hp * Wp + (weight_grad ? Og * g.oh * Wp : 0)) * double(elem);
   return !is_pointwise(g) && Og >= 4 && 2 * g.ow >= Wp && N >= nt &&
-         double(Cg * Hp * Wp) * double(elem) <= DIRECT_MAX_BYTES;
+         bytes <= (weight_grad ? DIRECT_WGRAD_MAX_BYTES : DIRECT_MAX_BYTES);
 }
 
 // Small convolutions: one GEMM per image would be too small to run efficiently, so the images are put side by
@@ -200,10 +202,7 @@ void finish_weight_grad(const Tensor& gout, const Tensor& x, const Tensor& w, co
   const int64_t O = w.sizes()[0], G = g.groups, Cg = C / G, Og = O / G, K = Cg * g.kh * g.kw, L = g.oh * g.ow;
   const T* xp = x.data<T>();
   const T* gp = gout.data<T>();
-  const int64_t Wp = g.ow + g.dw * (g.kw - 1), wide_pixels = g.oh * Wp;
-  if (gw.defined() && use_direct(g, N, Cg, Og, sizeof(T)) &&
-      (g_conv_algorithm == ConvAlgorithm::Direct ||
-       double(Cg * (g.oh + g.dh * (g.kh - 1)) * Wp + Og * wide_pixels) * sizeof(T) <= DIRECT_WGRAD_MAX_BYTES))
+  if (gw.defined() && use_direct(g, N, Cg, Og, sizeof(T), /*weight_grad=*/true))
     return conv_direct_weight_grad(xp, N, C, H, W, gp, O, g, gw.data<T>());
   if (gw.defined() && batch_images(N, Og, K, L)) {
     // one GEMM over all images: grad_out [N, O, L] read as [O, N * L], cols as [K, N * L]
@@ -217,29 +216,14 @@ void finish_weight_grad(const Tensor& gout, const Tensor& x, const Tensor& w, co
   if (gw.defined()) {
     // grad_W = sum_n grad_out[n] @ cols[n]^T, with cols packed straight from the images; images are split
     // across threads, each summing into its own buffer (the first one is grad_W itself).
-    T* gwp = gw.data<T>();
-    const int nt = in_parallel_region() ? 1 : int(std::min<int64_t>(get_num_threads(), N));
-    std::vector<std::vector<T>> partial(size_t(std::max(nt - 1, 0)), std::vector<T>(size_t(O * K)));
-    const int64_t step = (N + nt - 1) / nt;
-    auto run = [&](int64_t t) {
-      T* acc = t == 0 ? gwp : partial[size_t(t - 1)].data();
-      const int64_t b = std::min(N, t * step), e = std::min(N, (t + 1) * step);
+    parallel_partial_sums(N, O * K, gw.data<T>(), [&](T* acc, int64_t b, int64_t e) {
       if (b == e) std::fill(acc, acc + O * K, T(0));
       for (int64_t n = b; n < e; ++n)
         for (int64_t gi = 0; gi < G; ++gi) {
           Im2ColSrc<T> src{xp + n * C * H * W + gi * Cg * H * W, Cg, H, W, g};
           gemm_g_colsT(Og, gp + n * O * L + gi * Og * L, L, 0, src, acc + gi * Og * K, K, n == b ? T(0) : T(1));
         }
-    };
-    if (nt <= 1) {
-      run(0);
-    } else {
-      parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) run(t);
-      });
-      for (auto& p : partial)
-        for (int64_t i = 0; i < O * K; ++i) gwp[i] += p[size_t(i)];
-    }
+    });
   }
 }
 
