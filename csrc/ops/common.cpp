@@ -2,7 +2,7 @@
 #include "ops/common.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "iter/tensor_iter.h"
 
 namespace ember {
@@ -44,7 +44,7 @@ Tensor to_dtype(const Tensor& x, ScalarType dtype) {
   if (x.dtype() == dtype) return x;
   Tensor out = x.dim() > 1 ? empty_like(x, dtype) : empty(x.sizes(), dtype, x.device());
   TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-  cpu::copy(it, dtype, x.dtype());
+  kernels_for(out).copy(it, dtype, x.dtype());
   return out;
 }
 
@@ -52,7 +52,7 @@ Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-  cpu::copy(it, x.dtype(), x.dtype());
+  kernels_for(out).copy(it, x.dtype(), x.dtype());
   return out;
 }
 
@@ -79,25 +79,35 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
 
 Tensor scalar_tensor(double v, ScalarType dtype) {
   Tensor t = empty({}, dtype);
-  cpu::fill(t, v, 0, false);
+  kernels_for(t).fill(t, v, 0, false);
   return t;
 }
 
 Tensor scalar_tensor_int(int64_t v, ScalarType dtype) {
   Tensor t = empty({}, dtype);
-  cpu::fill(t, 0.0, v, true);
+  kernels_for(t).fill(t, 0.0, v, true);
   return t;
+}
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  Tensor src = contiguous(x);
+  Tensor out = empty(x.sizes(), x.dtype(), device);
+  // the non-CPU side moves the bytes (host <-> device, or between two devices)
+  kernels_for(device.is_cpu() ? x.device() : device)
+      .copy_bytes(out.data_ptr(), device, src.data_ptr(), x.device(), size_t(x.numel()) * x.itemsize());
+  return out;
 }
 
 double item_double(const Tensor& t) {
   EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-  Tensor d = to_dtype(t, ScalarType::Float64);
+  Tensor d = to_device(to_dtype(t, ScalarType::Float64), Device());
   return *d.data<double>();
 }
 
 int64_t item_int(const Tensor& t) {
   EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-  Tensor d = to_dtype(t, ScalarType::Int64);
+  Tensor d = to_device(to_dtype(t, ScalarType::Int64), Device());
   return *d.data<int64_t>();
 }
 

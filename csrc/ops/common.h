@@ -19,10 +19,12 @@ Tensor alloc_like_layout(const DimVector& shape, ScalarType dtype, const Tensor&
 // In-place writes into a tensor whose elements share memory (expanded views) are refused, like PyTorch.
 void check_writable(const Tensor& self, const char* op);
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// x on `device` (x itself when already there): a contiguous copy moved by the non-CPU side's copy_bytes.
+Tensor to_device(const Tensor& x, Device device);
 // A 0-d tensor holding v in dtype.
 Tensor scalar_tensor(double v, ScalarType dtype);
 Tensor scalar_tensor_int(int64_t v, ScalarType dtype);
-// The value of a one-element tensor, as double / int64.
+// The value of a one-element tensor on any device, as double / int64 (read on the host).
 double item_double(const Tensor& t);
 int64_t item_int(const Tensor& t);
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 #include "ops/reduce.h"
@@ -53,8 +53,8 @@ Tensor eye(int64_t n, int64_t m, ScalarType dtype) {
   EMBER_RUNTIME_CHECK(n >= 0, "n must be greater or equal to 0, got ", n);
   EMBER_RUNTIME_CHECK(m >= 0, "m must be greater or equal to 0, got ", m);
   Tensor out = empty({n, m}, dtype);
-  cpu::fill(out, 0.0, 0, true);
-  if (std::min(n, m) > 0) cpu::fill(diagonal(out, 0, 0, 1), 0.0, 1, true);
+  kernels_for(out).fill(out, 0.0, 0, true);
+  if (std::min(n, m) > 0) kernels_for(out).fill(diagonal(out, 0, 0, 1), 0.0, 1, true);
   return out;
 }
 
@@ -62,16 +62,16 @@ namespace {
 
 Generator& gen_or_default(Generator* g) { return g ? *g : *default_generator(); }
 
-void random_into(const Tensor& self, cpu::RandomKind kind, double a, double b, Generator* gen) {
+void random_into(const Tensor& self, kernels::RandomKind kind, double a, double b, Generator* gen) {
   check_writable(self, "random");
   if (self.numel() == 0) return;
   Generator& g = gen_or_default(gen);
-  uint64_t first = g.reserve(cpu::random_blocks(self.numel(), kind, self.dtype()));
+  uint64_t first = g.reserve(kernels::random_blocks(self.numel(), kind, self.dtype()));
   if (self.is_contiguous()) {
-    cpu::random_fill(self, kind, a, b, g.seed(), first);
+    kernels_for(self).random_fill(self, kind, a, b, g.seed(), first);
   } else {
     Tensor tmp = empty(self.sizes(), self.dtype());
-    cpu::random_fill(tmp, kind, a, b, g.seed(), first);
+    kernels_for(tmp).random_fill(tmp, kind, a, b, g.seed(), first);
     copy_(self, tmp);
   }
   self.bump_version();
@@ -81,28 +81,28 @@ void random_into(const Tensor& self, cpu::RandomKind kind, double a, double b, G
 
 void uniform_(const Tensor& self, double from, double to, Generator* gen) {
   EMBER_RUNTIME_CHECK(from <= to, "uniform_ expects to return a [from, to) range, but found from=", from, " > to=", to);
-  random_into(self, cpu::RandomKind::Uniform, from, to, gen);
+  random_into(self, kernels::RandomKind::Uniform, from, to, gen);
 }
 
 void normal_(const Tensor& self, double mean, double std, Generator* gen) {
   EMBER_RUNTIME_CHECK(std >= 0.0, "normal expects std >= 0.0, but found std ", std);
   EMBER_TYPE_CHECK(is_floating(self.dtype()), "\"normal_\" not implemented for '", dtype_name(self.dtype()), "'");
-  random_into(self, cpu::RandomKind::Normal, mean, std, gen);
+  random_into(self, kernels::RandomKind::Normal, mean, std, gen);
 }
 
 void random_int_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
   EMBER_RUNTIME_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  random_into(self, cpu::RandomKind::RandInt, double(low), double(high), gen);
+  random_into(self, kernels::RandomKind::RandInt, double(low), double(high), gen);
 }
 
 void bernoulli_scalar_(const Tensor& self, double p, Generator* gen) {
   EMBER_RUNTIME_CHECK(p >= 0.0 && p <= 1.0, "bernoulli_ expects p to be in [0, 1], but got p=", p);
-  random_into(self, cpu::RandomKind::Bernoulli, p, 0.0, gen);
+  random_into(self, kernels::RandomKind::Bernoulli, p, 0.0, gen);
 }
 
 void exponential_(const Tensor& self, double rate, Generator* gen) {
   EMBER_RUNTIME_CHECK(rate > 0.0, "exponential_ expects lambda > 0.0, but found lambda=", rate);
-  random_into(self, cpu::RandomKind::Exponential, rate, 0.0, gen);
+  random_into(self, kernels::RandomKind::Exponential, rate, 0.0, gen);
 }
 
 Tensor bernoulli(const Tensor& p, Generator* gen) {
@@ -112,8 +112,8 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   Tensor out = empty(p.sizes(), p.dtype());
   if (out.numel() == 0) return out;
   Generator& g = gen_or_default(gen);
-  uint64_t first = g.reserve(cpu::random_blocks(out.numel(), cpu::RandomKind::Uniform, ScalarType::Float32));
-  cpu::bernoulli_tensor(out, pc, g.seed(), first);
+  uint64_t first = g.reserve(kernels::random_blocks(out.numel(), kernels::RandomKind::Uniform, ScalarType::Float32));
+  kernels_for(out).bernoulli_tensor(out, pc, g.seed(), first);
   return out;
 }
 
@@ -178,7 +178,7 @@ std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   int64_t d = wrap_dim(dim, x.dim());
   Tensor values = empty(xv.sizes(), x.dtype());
   Tensor indices = empty(xv.sizes(), ScalarType::Int64);
-  if (x.numel()) cpu::sort(values, indices, xv, d, descending);
+  if (x.numel()) kernels_for(values).sort(values, indices, xv, d, descending);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};
 }
@@ -193,7 +193,7 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
   shape[d] = k;
   Tensor values = empty(shape, x.dtype());
   Tensor indices = empty(shape, ScalarType::Int64);
-  if (values.numel()) cpu::topk(values, indices, xv, k, d, largest);
+  if (values.numel()) kernels_for(values).topk(values, indices, xv, k, d, largest);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};
 }

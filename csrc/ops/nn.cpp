@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 #include "ops/shape.h"
@@ -25,7 +25,7 @@ Tensor softmax(const Tensor& x0, int64_t dim, bool log) {
   int64_t d = wrap_dim(dim, x0.dim());
   Tensor xc = to_dtype(x, c);
   Tensor out = empty(x.sizes(), c, x.device());
-  if (x.numel()) cpu::softmax(out, xc, d, log);
+  if (x.numel()) kernels_for(out).softmax(out, xc, d, log);
   Tensor r = to_dtype(out, x0.dtype());
   return x0.dim() == 0 ? r.as_view({}, {}, r.offset()) : r;
 }
@@ -39,7 +39,7 @@ Tensor softmax_backward(const Tensor& g0, const Tensor& y0, int64_t dim, bool lo
   int64_t d = wrap_dim(dim, y0.dim());
   Tensor gc = to_dtype(g, c), yc = to_dtype(y, c);
   Tensor out = empty(y.sizes(), c, y.device());
-  if (y.numel()) cpu::softmax_backward(out, gc, yc, d, log);
+  if (y.numel()) kernels_for(out).softmax_backward(out, gc, yc, d, log);
   Tensor r = to_dtype(out, y0.dtype());
   return y0.dim() == 0 ? r.as_view({}, {}, r.offset()) : r;
 }
@@ -100,7 +100,7 @@ int64_t pool_out(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool 
   return out;
 }
 
-cpu::PoolGeometry pool_geometry(const DimVector& in, const DimVector& k, const DimVector& s, const DimVector& p,
+kernels::PoolGeometry pool_geometry(const DimVector& in, const DimVector& k, const DimVector& s, const DimVector& p,
                                 const DimVector& d, bool ceil_mode, const char* name) {
   EMBER_RUNTIME_CHECK(in.size() == 4, name, ": expected a 4-D input [N, C, H, W], got ", shape_str(in));
   EMBER_RUNTIME_CHECK(k.size() == 2 && s.size() == 2 && p.size() == 2 && d.size() == 2, name,
@@ -110,7 +110,7 @@ cpu::PoolGeometry pool_geometry(const DimVector& in, const DimVector& k, const D
     EMBER_RUNTIME_CHECK(p[i] >= 0 && p[i] <= k[i] / 2, name, ": pad should be at most half of effective kernel size, "
                         "but got pad=", p[i], ", kernel_size=", k[i]);
   }
-  cpu::PoolGeometry g{k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], 0, 0, true, 0};
+  kernels::PoolGeometry g{k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1], 0, 0, true, 0};
   g.oh = pool_out(in[2], k[0], s[0], p[0], d[0], ceil_mode);
   g.ow = pool_out(in[3], k[1], s[1], p[1], d[1], ceil_mode);
   EMBER_RUNTIME_CHECK(g.oh > 0 && g.ow > 0, name, ": Given input size: (", in[1], "x", in[2], "x", in[3],
@@ -122,13 +122,13 @@ cpu::PoolGeometry pool_geometry(const DimVector& in, const DimVector& k, const D
 
 std::tuple<Tensor, Tensor> max_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& stride,
                                       const DimVector& padding, const DimVector& dilation, bool ceil_mode) {
-  cpu::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
+  kernels::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
   EMBER_TYPE_CHECK(x.dtype() != ScalarType::Bool, "\"max_pool2d\" not implemented for 'bool'");
   ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
   Tensor idx = empty(out.sizes(), ScalarType::Int64);
-  if (out.numel() && xc.numel()) cpu::max_pool2d(out, idx, xc, g);
+  if (out.numel() && xc.numel()) kernels_for(out).max_pool2d(out, idx, xc, g);
   return {to_dtype(out, x.dtype()), idx};
 }
 
@@ -139,33 +139,33 @@ Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimV
                       shape_str(indices.sizes()), " differ");
   Tensor go = contiguous(to_dtype(gout, c)), id = contiguous(indices);
   Tensor gx = empty(input_shape, c);
-  if (gx.numel()) cpu::max_pool2d_backward(gx, go, id);
+  if (gx.numel()) kernels_for(gx).max_pool2d_backward(gx, go, id);
   return to_dtype(gx, gout.dtype());
 }
 
 Tensor avg_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& stride, const DimVector& padding,
                   bool ceil_mode, bool count_include_pad, int64_t divisor_override) {
-  cpu::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
+  kernels::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
   EMBER_VALUE_CHECK(divisor_override >= 0, "divisor must be not zero");
   g.count_include_pad = count_include_pad;
   g.divisor_override = divisor_override;
   ScalarType c = float_compute(x, "avg_pool2d");
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
-  if (out.numel()) cpu::avg_pool2d(out, xc, g);
+  if (out.numel()) kernels_for(out).avg_pool2d(out, xc, g);
   return to_dtype(out, x.dtype());
 }
 
 Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, const DimVector& kernel,
                            const DimVector& stride, const DimVector& padding, bool ceil_mode, bool count_include_pad,
                            int64_t divisor_override) {
-  cpu::PoolGeometry g = pool_geometry(input_shape, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
+  kernels::PoolGeometry g = pool_geometry(input_shape, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
   g.count_include_pad = count_include_pad;
   g.divisor_override = divisor_override;
   ScalarType c = float_compute(gout, "avg_pool2d_backward");
   Tensor go = contiguous(to_dtype(gout, c));
   Tensor gx = empty(input_shape, c);
-  if (gx.numel()) cpu::avg_pool2d_backward(gx, go, g);
+  if (gx.numel()) kernels_for(gx).avg_pool2d_backward(gx, go, g);
   return to_dtype(gx, gout.dtype());
 }
 
@@ -176,8 +176,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
   if (out.numel()) {
-    if (xc.numel() == 0) cpu::fill(out, std::nan(""), 0, false);
-    else cpu::adaptive_avg_pool2d(out, xc);
+    if (xc.numel() == 0) kernels_for(out).fill(out, std::nan(""), 0, false);
+    else kernels_for(out).adaptive_avg_pool2d(out, xc);
   }
   return to_dtype(out, x.dtype());
 }
@@ -186,7 +186,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& gout, const DimVector& input_s
   ScalarType c = float_compute(gout, "adaptive_avg_pool2d_backward");
   Tensor go = contiguous(to_dtype(gout, c));
   Tensor gx = empty(input_shape, c);
-  if (gx.numel()) cpu::adaptive_avg_pool2d_backward(gx, go);
+  if (gx.numel()) kernels_for(gx).adaptive_avg_pool2d_backward(gx, go);
   return to_dtype(gx, gout.dtype());
 }
 
@@ -199,7 +199,7 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int6
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
   Tensor idx = empty(out.sizes(), ScalarType::Int64);
-  if (out.numel()) cpu::adaptive_max_pool2d(out, idx, xc);
+  if (out.numel()) kernels_for(out).adaptive_max_pool2d(out, idx, xc);
   return {to_dtype(out, x.dtype()), idx};
 }
 
@@ -219,7 +219,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
     const int64_t M = C ? x.numel() / C : 0;
     EMBER_VALUE_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ",
                       shape_str(x.sizes()));
-    cpu::batch_norm_stats(xc, mean, var);
+    kernels_for(xc).batch_norm_stats(xc, mean, var);
     // running = (1 - momentum) * running + momentum * batch (unbiased variance)
     if (running_mean.defined()) {
       Tensor upd = binary(BinaryOp::add, binary(BinaryOp::mul, to_dtype(running_mean, c), scalar_tensor(1 - momentum, c)),
@@ -240,7 +240,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
   }
   Tensor invstd = unary(UnaryOp::rsqrt, binary(BinaryOp::add, var, scalar_tensor(eps, c)));
   Tensor y = empty(xc.sizes(), c);
-  if (y.numel()) cpu::batch_norm_apply(y, xc, mean, invstd, opt(weight, c), opt(bias, c));
+  if (y.numel()) kernels_for(y).batch_norm_apply(y, xc, mean, invstd, opt(weight, c), opt(bias, c));
   return {to_dtype(y, x.dtype()), mean, invstd};
 }
 
@@ -255,7 +255,7 @@ static std::tuple<Tensor, Tensor, Tensor> norm_backward_results(const Tensor& x,
     kernel();
   } else {
     for (const Tensor* t : {&gw, &gb})
-      if (t->defined()) cpu::fill(*t, 0.0, 0, true);
+      if (t->defined()) kernels_for(*t).fill(*t, 0.0, 0, true);
   }
   auto back = [](const Tensor& t, ScalarType dt) { return t.defined() ? to_dtype(t, dt) : t; };
   const ScalarType wdt = weight.defined() ? weight.dtype() : x.dtype();
@@ -274,7 +274,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Te
   Tensor gw = need_w ? empty({C}, c) : Tensor();
   Tensor gb = need_b ? empty({C}, c) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
-    cpu::batch_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(invstd, c), opt(weight, c), training);
+    kernels_for(gc).batch_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(invstd, c), opt(weight, c), training);
   });
 }
 
@@ -291,7 +291,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, con
   const int64_t R = D ? x.numel() / D : 0;
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor y = empty(x.sizes(), c), mean = empty({R}, c), rstd = empty({R}, c);
-  if (x.numel()) cpu::layer_norm(y, mean, rstd, xc, opt(weight, c), opt(bias, c), D, eps);
+  if (x.numel()) kernels_for(y).layer_norm(y, mean, rstd, xc, opt(weight, c), opt(bias, c), D, eps);
   return {to_dtype(y, x.dtype()), mean, rstd};
 }
 
@@ -307,7 +307,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Te
   Tensor gw = need_w ? empty(wshape, c) : Tensor();
   Tensor gb = need_b ? empty(wshape, c) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
-    cpu::layer_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(rstd, c), opt(weight, c), D);
+    kernels_for(gc).layer_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(rstd, c), opt(weight, c), D);
   });
 }
 
@@ -330,7 +330,7 @@ std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, 
                         " classes");
   Tensor xc = contiguous(to_dtype(x, c));
   Tensor loss = empty({N}, c), lse = empty({N}, c);
-  if (N && C) cpu::cross_entropy(loss, lse, xc, tc, opt(weight, c), ignore_index, smoothing);
+  if (N && C) kernels_for(loss).cross_entropy(loss, lse, xc, tc, opt(weight, c), ignore_index, smoothing);
   return {to_dtype(loss, x.dtype()), lse};
 }
 
@@ -340,7 +340,7 @@ Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor&
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(grow, c));
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
   Tensor gx = empty(x.sizes(), c);
-  if (x.numel()) cpu::cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
+  if (x.numel()) kernels_for(gx).cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
   return to_dtype(gx, x.dtype());
 }
 

@@ -3,7 +3,7 @@
 #include "ops/pointwise.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "iter/tensor_iter.h"
 #include "ops/common.h"
 #include "ops/reduce.h"
@@ -74,7 +74,7 @@ static void run_unary(UnaryOp op, const Tensor& out, const Tensor& x, const Plan
   Tensor xin = to_dtype(x, p.compute);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &xin}, x.sizes());
-  cpu::unary(op, it, p.compute);
+  kernels_for(o).unary(op, it, p.compute);
   finish(out, o);
 }
 
@@ -100,7 +100,7 @@ Tensor unary_bool(UnaryBoolOp op, const Tensor& x) {
   Tensor xin = to_dtype(x, c);
   Tensor out = alloc_like_layout(x.sizes(), ScalarType::Bool, x);
   TensorIter it = TensorIter::build({&out, &xin}, x.sizes());
-  cpu::unary_bool(op, it, c);
+  kernels_for(out).unary_bool(op, it, c);
   return out;
 }
 
@@ -109,7 +109,7 @@ static void run_unary_param(UnaryParamOp op, const Tensor& out, const Tensor& x,
   Tensor xin = to_dtype(x, p.compute);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &xin}, x.sizes());
-  cpu::unary_param(op, it, p.compute, p0, p1, p2);
+  kernels_for(o).unary_param(op, it, p.compute, p0, p1, p2);
   finish(out, o);
 }
 
@@ -149,7 +149,7 @@ static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Te
   check_int_divisor(op, p.compute, bin);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
-  cpu::binary(op, it, p.compute);
+  kernels_for(o).binary(op, it, p.compute);
   finish(out, o);
 }
 
@@ -195,7 +195,7 @@ static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a,
   Tensor ain = to_dtype(a, c), bin = to_dtype(b, c);
   Tensor o = compute_out(out, ScalarType::Bool);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
-  cpu::binary_bool(op, it, c);
+  kernels_for(o).binary_bool(op, it, c);
   finish(out, o);
 }
 
@@ -225,7 +225,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DimVector shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes()), b.sizes());
   Tensor out = empty(shape, dt, a.device());
   TensorIter it = TensorIter::build({&out, &c, &ain, &bin}, shape);
-  cpu::where(it, itemsize(dt));
+  kernels_for(out).where(it, itemsize(dt));
   return out;
 }
 
@@ -236,7 +236,7 @@ static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo, cons
   Tensor h = hi.defined() ? to_dtype(hi, c) : scalar_tensor(0, c);
   Tensor o = compute_out(out, c);
   TensorIter it = TensorIter::build({&o, &xin, &l, &h}, out.sizes());
-  cpu::clamp(it, c, lo.defined(), hi.defined());
+  kernels_for(o).clamp(it, c, lo.defined(), hi.defined());
   finish(out, o);
 }
 
@@ -269,7 +269,7 @@ static void run_addcmul(const Tensor& out, const Tensor& a, const Tensor& b, con
   Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd), ci = to_dtype(c, cd);
   Tensor o = compute_out(out, cd);
   TensorIter it = TensorIter::build({&o, &ai, &bi, &ci}, out.sizes());
-  cpu::addcmul(it, cd, value, divide);
+  kernels_for(o).addcmul(it, cd, value, divide);
   finish(out, o);
 }
 
@@ -300,7 +300,7 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& w) {
   Tensor out = empty(shape, dt, a.device());
   Tensor o = compute_out(out, cd);
   TensorIter it = TensorIter::build({&o, &ai, &bi, &wi}, shape);
-  cpu::lerp(it, cd);
+  kernels_for(o).lerp(it, cd);
   finish(out, o);
   return out;
 }
@@ -337,7 +337,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   }
   if (dst.numel() == 0) return;
   TensorIter it = TensorIter::build({&dst, &src}, dst.sizes());
-  cpu::copy(it, dst.dtype(), src.dtype());
+  kernels_for(dst).copy(it, dst.dtype(), src.dtype());
   dst.bump_version();
 }
 
@@ -346,9 +346,9 @@ void fill_(const Tensor& self, const Tensor& value) {
                       value.dim(), " dimensions");
   check_writable(self, "fill_");
   if (is_floating(value.dtype()))
-    cpu::fill(self, item_double(value), 0, false);
+    kernels_for(self).fill(self, item_double(value), 0, false);
   else
-    cpu::fill(self, 0.0, item_int(value), true);
+    kernels_for(self).fill(self, 0.0, item_int(value), true);
   self.bump_version();
 }
 
@@ -356,7 +356,7 @@ Tensor clone(const Tensor& x) {
   Tensor out = alloc_like_layout(x.sizes(), x.dtype(), x);
   if (x.numel()) {
     TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-    cpu::copy(it, x.dtype(), x.dtype());
+    kernels_for(out).copy(it, x.dtype(), x.dtype());
   }
   return out;
 }

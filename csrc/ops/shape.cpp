@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
 #include "iter/tensor_iter.h"
 #include "ops/common.h"
 #include "ops/index.h"

@@ -1,0 +1,11 @@
+// A build without the CUDA kernel module: every CUDA entry raises "... Ember was built without CUDA".
+#include "core/kernel_table.h"
+
+namespace ember {
+
+const KernelTable& cuda_missing_table();
+
+const KernelTable& cuda_kernel_table() { return cuda_missing_table(); }
+bool cuda_built() { return false; }
+
+}  // namespace ember
