@@ -112,4 +112,5 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_autograd(m);
   ember::py::bind_optim(m);
   ember::py::bind_storage(m);
+  ember::py::bind_device(m);
 }

@@ -77,6 +77,40 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
                       a.device().str(), " and ", b.device().str());
 }
 
+void check_devices(std::initializer_list<const Tensor*> operands, const char* op) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : operands) {
+    if (!t || !t->defined()) continue;
+    if (!first) first = t;
+    else check_same_device(*first, *t, op);
+  }
+}
+
+Device common_device(std::initializer_list<const Tensor*> operands, const char* op) {
+  const Tensor* first = nullptr;  // the first operand that fixes the device
+  const Tensor* any = nullptr;
+  for (const Tensor* t : operands) {
+    if (!t || !t->defined()) continue;
+    if (!any) any = t;
+    if (t->dim() == 0 && t->device().is_cpu()) continue;
+    if (!first) {
+      first = t;
+    } else {
+      EMBER_RUNTIME_CHECK(t->device() == first->device(), op,
+                          ": Expected all tensors to be on the same device, but found at least two devices, ",
+                          first->device().str(), " and ", t->device().str(), "!");
+    }
+  }
+  return first ? first->device() : any ? any->device() : Device();
+}
+
+Tensor on_device(const Tensor& t, Device device) {
+  if (!t.defined() || t.device() == device) return t;
+  Tensor r = to_device(t, device);
+  r.set_wrapped_number(t.is_wrapped_number());  // a moved Python number keeps its promotion rank
+  return r;
+}
+
 Tensor scalar_tensor(double v, ScalarType dtype) {
   Tensor t = empty({}, dtype);
   kernels_for(t).fill(t, v, 0, false);

@@ -46,6 +46,7 @@ kernels::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector
 }
 
 ScalarType compute_dtype(const Tensor& x, const Tensor& w) {
+  check_same_device(x, w, "conv2d");
   EMBER_RUNTIME_CHECK(x.dtype() == w.dtype(), "conv2d: input type (", dtype_name(x.dtype()), ") and weight type (",
                       dtype_name(w.dtype()), ") should be the same");
   EMBER_TYPE_CHECK(is_floating(x.dtype()), "conv2d: expected floating point tensors, got ", dtype_name(x.dtype()));
@@ -58,6 +59,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const DimVec
               const DimVector& dilation, int64_t groups) {
   kernels::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
   ScalarType c = compute_dtype(x, w);
+  check_devices({&x, &bias}, "conv2d");
   if (bias.defined())
     EMBER_RUNTIME_CHECK(bias.dim() == 1 && bias.sizes()[0] == w.sizes()[0], "conv2d: bias of shape ",
                         shape_str(bias.sizes()), " does not match ", w.sizes()[0], " output channels");

@@ -70,7 +70,7 @@ void random_into(const Tensor& self, kernels::RandomKind kind, double a, double 
   if (self.is_contiguous()) {
     kernels_for(self).random_fill(self, kind, a, b, g.seed(), first);
   } else {
-    Tensor tmp = empty(self.sizes(), self.dtype());
+    Tensor tmp = empty(self.sizes(), self.dtype(), self.device());
     kernels_for(tmp).random_fill(tmp, kind, a, b, g.seed(), first);
     copy_(self, tmp);
   }
@@ -109,7 +109,7 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   EMBER_TYPE_CHECK(is_floating(p.dtype()), "bernoulli expects a floating point probability tensor, got ",
                    dtype_name(p.dtype()));
   Tensor pc = contiguous(p);
-  Tensor out = empty(p.sizes(), p.dtype());
+  Tensor out = empty(p.sizes(), p.dtype(), p.device());
   if (out.numel() == 0) return out;
   Generator& g = gen_or_default(gen);
   uint64_t first = g.reserve(kernels::random_blocks(out.numel(), kernels::RandomKind::Uniform, ScalarType::Float32));
@@ -131,7 +131,9 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   EMBER_TYPE_CHECK(is_floating(probs.dtype()), "multinomial only supports floating-point dtypes for input, got ",
                    dtype_name(probs.dtype()));
   EMBER_RUNTIME_CHECK(num_samples > 0, "cannot sample n_sample <= 0 samples");
-  Tensor p2 = contiguous(to_dtype(probs.dim() == 1 ? unsqueeze(probs, 0) : probs, ScalarType::Float64));
+  // drawn on the host: one pass per row over the categories
+  Tensor p2 = to_device(contiguous(to_dtype(probs.dim() == 1 ? unsqueeze(probs, 0) : probs, ScalarType::Float64)),
+                        Device());
   const int64_t rows = p2.sizes()[0], cats = p2.sizes()[1];
   EMBER_RUNTIME_CHECK(replacement || num_samples <= cats,
                       "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
@@ -170,14 +172,15 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
       }
     }
   }
+  out = to_device(out, probs.device());
   return probs.dim() == 1 ? squeeze_dim(out, 0) : out;
 }
 
 std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   Tensor xv = x.dim() == 0 ? x.as_view({1}, {1}, x.offset()) : x;
   int64_t d = wrap_dim(dim, x.dim());
-  Tensor values = empty(xv.sizes(), x.dtype());
-  Tensor indices = empty(xv.sizes(), ScalarType::Int64);
+  Tensor values = empty(xv.sizes(), x.dtype(), x.device());
+  Tensor indices = empty(xv.sizes(), ScalarType::Int64, x.device());
   if (x.numel()) kernels_for(values).sort(values, indices, xv, d, descending);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};
@@ -191,8 +194,8 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
                       xv.sizes()[d], ")");
   DimVector shape = xv.sizes();
   shape[d] = k;
-  Tensor values = empty(shape, x.dtype());
-  Tensor indices = empty(shape, ScalarType::Int64);
+  Tensor values = empty(shape, x.dtype(), x.device());
+  Tensor indices = empty(shape, ScalarType::Int64, x.device());
   if (values.numel()) kernels_for(values).topk(values, indices, xv, k, d, largest);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};

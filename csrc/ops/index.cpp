@@ -146,12 +146,13 @@ IndexedOp advanced(const Tensor& self, const OptTensorList& raw) {
         // a 0-d mask adds a dim of size 0 or 1: handled by the caller through unsqueeze; here it selects all
         continue;
       }
-      for (int64_t j = 0; j < mask.dim(); ++j) indices.emplace_back(select(nz, 1, j));
+      // indices may live on the CPU for a tensor on another device, as in PyTorch
+      for (int64_t j = 0; j < mask.dim(); ++j) indices.emplace_back(to_device(select(nz, 1, j), self.device()));
     } else if (r) {
       EMBER_INDEX_CHECK(r->dtype() == ScalarType::Int64 || r->dtype() == ScalarType::Int32,
                         "tensors used as indices must be long, int, byte or bool tensors, got ",
                         dtype_name(r->dtype()));
-      indices.emplace_back(to_dtype(*r, ScalarType::Int64));
+      indices.emplace_back(to_device(to_dtype(*r, ScalarType::Int64), self.device()));
     } else {
       indices.emplace_back(std::nullopt);
     }

@@ -126,19 +126,20 @@ std::tuple<Tensor, Tensor> max_pool2d(const Tensor& x, const DimVector& kernel, 
   EMBER_TYPE_CHECK(x.dtype() != ScalarType::Bool, "\"max_pool2d\" not implemented for 'bool'");
   ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
-  Tensor idx = empty(out.sizes(), ScalarType::Int64);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c, x.device());
+  Tensor idx = empty(out.sizes(), ScalarType::Int64, x.device());
   if (out.numel() && xc.numel()) kernels_for(out).max_pool2d(out, idx, xc, g);
   return {to_dtype(out, x.dtype()), idx};
 }
 
 Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimVector& input_shape) {
+  check_same_device(gout, indices, "max_pool2d_backward");
   ScalarType c = float_compute(gout, "max_pool2d_backward");
   EMBER_RUNTIME_CHECK(indices.sizes() == gout.sizes() && input_shape.size() == 4,
                       "max_pool2d_backward: grad ", shape_str(gout.sizes()), " and indices ",
                       shape_str(indices.sizes()), " differ");
   Tensor go = contiguous(to_dtype(gout, c)), id = contiguous(indices);
-  Tensor gx = empty(input_shape, c);
+  Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).max_pool2d_backward(gx, go, id);
   return to_dtype(gx, gout.dtype());
 }
@@ -151,7 +152,7 @@ Tensor avg_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& str
   g.divisor_override = divisor_override;
   ScalarType c = float_compute(x, "avg_pool2d");
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c, x.device());
   if (out.numel()) kernels_for(out).avg_pool2d(out, xc, g);
   return to_dtype(out, x.dtype());
 }
@@ -164,7 +165,7 @@ Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, con
   g.divisor_override = divisor_override;
   ScalarType c = float_compute(gout, "avg_pool2d_backward");
   Tensor go = contiguous(to_dtype(gout, c));
-  Tensor gx = empty(input_shape, c);
+  Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).avg_pool2d_backward(gx, go, g);
   return to_dtype(gx, gout.dtype());
 }
@@ -174,7 +175,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
   EMBER_RUNTIME_CHECK(oh > 0 && ow > 0, "adaptive_avg_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
   ScalarType c = float_compute(x, "adaptive_avg_pool2d");
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c, x.device());
   if (out.numel()) {
     if (xc.numel() == 0) kernels_for(out).fill(out, std::nan(""), 0, false);
     else kernels_for(out).adaptive_avg_pool2d(out, xc);
@@ -185,7 +186,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
 Tensor adaptive_avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape) {
   ScalarType c = float_compute(gout, "adaptive_avg_pool2d_backward");
   Tensor go = contiguous(to_dtype(gout, c));
-  Tensor gx = empty(input_shape, c);
+  Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).adaptive_avg_pool2d_backward(gx, go);
   return to_dtype(gx, gout.dtype());
 }
@@ -197,8 +198,8 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int6
                       "positive, got ", shape_str(x.sizes()));
   ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c);
-  Tensor idx = empty(out.sizes(), ScalarType::Int64);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c, x.device());
+  Tensor idx = empty(out.sizes(), ScalarType::Int64, x.device());
   if (out.numel()) kernels_for(out).adaptive_max_pool2d(out, idx, xc);
   return {to_dtype(out, x.dtype()), idx};
 }
@@ -206,6 +207,7 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int6
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                               const Tensor& running_mean, const Tensor& running_var, bool training,
                                               double momentum, double eps) {
+  check_devices({&x, &weight, &bias, &running_mean, &running_var}, "batch_norm");
   EMBER_RUNTIME_CHECK(x.dim() >= 2, "batch_norm: expected 2D or higher input (got ", x.dim(), "D input)");
   ScalarType c = float_compute(x, "batch_norm");
   const int64_t C = x.sizes()[1];
@@ -214,7 +216,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
       EMBER_RUNTIME_CHECK(t->numel() == C, "batch_norm: expected per-channel tensors of ", C, " elements, got ",
                           shape_str(t->sizes()));
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor mean = empty({C}, c), var = empty({C}, c);
+  Tensor mean = empty({C}, c, x.device()), var = empty({C}, c, x.device());
   if (training) {
     const int64_t M = C ? x.numel() / C : 0;
     EMBER_VALUE_CHECK(M > 1, "Expected more than 1 value per channel when training, got input size ",
@@ -239,7 +241,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
     copy_(var, running_var);
   }
   Tensor invstd = unary(UnaryOp::rsqrt, binary(BinaryOp::add, var, scalar_tensor(eps, c)));
-  Tensor y = empty(xc.sizes(), c);
+  Tensor y = empty(xc.sizes(), c, x.device());
   if (y.numel()) kernels_for(y).batch_norm_apply(y, xc, mean, invstd, opt(weight, c), opt(bias, c));
   return {to_dtype(y, x.dtype()), mean, invstd};
 }
@@ -265,14 +267,15 @@ static std::tuple<Tensor, Tensor, Tensor> norm_backward_results(const Tensor& x,
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
                                                        const Tensor& mean, const Tensor& invstd, bool training,
                                                        bool need_x, bool need_w, bool need_b) {
+  check_devices({&g, &x, &weight, &mean, &invstd}, "batch_norm_backward");
   ScalarType c = float_compute(x, "batch_norm_backward");
   EMBER_RUNTIME_CHECK(g.sizes() == x.sizes(), "batch_norm_backward: grad ", shape_str(g.sizes()), " and input ",
                       shape_str(x.sizes()), " differ");
   const int64_t C = x.sizes()[1];
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
-  Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
-  Tensor gw = need_w ? empty({C}, c) : Tensor();
-  Tensor gb = need_b ? empty({C}, c) : Tensor();
+  Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
+  Tensor gw = need_w ? empty({C}, c, x.device()) : Tensor();
+  Tensor gb = need_b ? empty({C}, c, x.device()) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
     kernels_for(gc).batch_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(invstd, c), opt(weight, c), training);
   });
@@ -280,6 +283,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Te
 
 std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, const Tensor& weight,
                                               const Tensor& bias, double eps) {
+  check_devices({&x, &weight, &bias}, "layer_norm");
   EMBER_RUNTIME_CHECK(ndim >= 1 && ndim <= x.dim(), "layer_norm: cannot normalise the last ", ndim,
                       " dims of a tensor of shape ", shape_str(x.sizes()));
   ScalarType c = float_compute(x, "layer_norm");
@@ -290,7 +294,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, con
       EMBER_RUNTIME_CHECK(t->numel() == D, "layer_norm: weight/bias of ", t->numel(), " elements for rows of ", D);
   const int64_t R = D ? x.numel() / D : 0;
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor y = empty(x.sizes(), c), mean = empty({R}, c), rstd = empty({R}, c);
+  Tensor y = empty(x.sizes(), c, x.device()), mean = empty({R}, c, x.device()), rstd = empty({R}, c, x.device());
   if (x.numel()) kernels_for(y).layer_norm(y, mean, rstd, xc, opt(weight, c), opt(bias, c), D, eps);
   return {to_dtype(y, x.dtype()), mean, rstd};
 }
@@ -298,14 +302,15 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, con
 std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean,
                                                        const Tensor& rstd, const Tensor& weight, int64_t ndim,
                                                        bool need_x, bool need_w, bool need_b) {
+  check_devices({&g, &x, &mean, &rstd, &weight}, "layer_norm_backward");
   ScalarType c = float_compute(x, "layer_norm_backward");
   int64_t D = 1;
   for (int64_t d = x.dim() - ndim; d < x.dim(); ++d) D *= x.sizes()[d];
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
   DimVector wshape(x.sizes().end() - ndim, x.sizes().end());
-  Tensor gx = need_x ? empty(x.sizes(), c) : Tensor();
-  Tensor gw = need_w ? empty(wshape, c) : Tensor();
-  Tensor gb = need_b ? empty(wshape, c) : Tensor();
+  Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
+  Tensor gw = need_w ? empty(wshape, c, x.device()) : Tensor();
+  Tensor gb = need_b ? empty(wshape, c, x.device()) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
     kernels_for(gc).layer_norm_backward(gx, gw, gb, gc, xc, opt(mean, c), opt(rstd, c), opt(weight, c), D);
   });
@@ -313,6 +318,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Te
 
 std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, const Tensor& weight,
                                          int64_t ignore_index, double smoothing) {
+  check_devices({&x, &target, &weight}, "cross_entropy");
   EMBER_RUNTIME_CHECK(x.dim() == 2, "cross_entropy kernel: expected [N, C] logits, got ", shape_str(x.sizes()));
   EMBER_RUNTIME_CHECK(target.dim() == 1 && target.sizes()[0] == x.sizes()[0], "Expected input batch_size (",
                       x.sizes()[0], ") to match target batch_size (", target.dim() ? target.sizes()[0] : 0, ").");
@@ -321,7 +327,8 @@ std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, 
   ScalarType c = float_compute(x, "cross_entropy");
   const int64_t N = x.sizes()[0], C = x.sizes()[1];
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
-  const int64_t* tp = tc.data<int64_t>();
+  Tensor th = to_device(tc, Device());  // the bounds check reads the targets on the host
+  const int64_t* tp = th.data<int64_t>();
   for (int64_t i = 0; i < N; ++i)
     EMBER_INDEX_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C), "Target ", tp[i],
                       " is out of bounds for ", C, " classes.");
@@ -329,17 +336,18 @@ std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, 
     EMBER_RUNTIME_CHECK(weight.numel() == C, "cross_entropy: weight of ", weight.numel(), " elements for ", C,
                         " classes");
   Tensor xc = contiguous(to_dtype(x, c));
-  Tensor loss = empty({N}, c), lse = empty({N}, c);
+  Tensor loss = empty({N}, c, x.device()), lse = empty({N}, c, x.device());
   if (N && C) kernels_for(loss).cross_entropy(loss, lse, xc, tc, opt(weight, c), ignore_index, smoothing);
   return {to_dtype(loss, x.dtype()), lse};
 }
 
 Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor& target, const Tensor& weight,
                               int64_t ignore_index, double smoothing, const Tensor& lse) {
+  check_devices({&grow, &x, &target, &weight, &lse}, "cross_entropy_backward");
   ScalarType c = float_compute(x, "cross_entropy_backward");
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(grow, c));
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
-  Tensor gx = empty(x.sizes(), c);
+  Tensor gx = empty(x.sizes(), c, x.device());
   if (x.numel()) kernels_for(gx).cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
   return to_dtype(gx, x.dtype());
 }

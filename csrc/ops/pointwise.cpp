@@ -144,7 +144,6 @@ static void check_int_divisor(BinaryOp op, ScalarType compute, const Tensor& b) 
 }
 
 static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, const Plan& p) {
-  check_same_device(a, b, op_name(op));
   Tensor ain = to_dtype(a, p.compute), bin = to_dtype(b, p.compute);
   check_int_divisor(op, p.compute, bin);
   Tensor o = compute_out(out, p.compute);
@@ -153,7 +152,9 @@ static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Te
   finish(out, o);
 }
 
-Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&a0, &b0}, op_name(op));
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev);
   ScalarType dt = result_type({&a, &b});
   Plan p = plan_for(kBinaryCls[int(op)], dt, op_name(op));
   DimVector shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes());
@@ -175,8 +176,10 @@ static void check_inplace_dtype(ScalarType result, ScalarType self, const char* 
                       dtype_name(self));
 }
 
-void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
+void binary_(BinaryOp op, const Tensor& self, const Tensor& other0) {
   check_writable(self, op_name(op));
+  const Tensor other = on_device(other0, common_device({&self, &other0}, op_name(op)));
+  check_same_device(self, other, op_name(op));
   check_inplace_shape(self, other, op_name(op));
   ScalarType dt = result_type({&self, &other});
   Plan p = plan_for(kBinaryCls[int(op)], dt, op_name(op));
@@ -188,8 +191,9 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   self.bump_version();
 }
 
-static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  check_same_device(a, b, op_name(op));
+static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&out, &a0, &b0}, op_name(op));
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev);
   ScalarType dt = result_type({&a, &b});
   ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
   Tensor ain = to_dtype(a, c), bin = to_dtype(b, c);
@@ -201,7 +205,7 @@ static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a,
 
 Tensor binary_bool(BinaryBoolOp op, const Tensor& a, const Tensor& b) {
   DimVector shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes());
-  Tensor out = alloc_like_layout(shape, ScalarType::Bool, a);
+  Tensor out = alloc_like_layout(shape, ScalarType::Bool, on_device(a, common_device({&a, &b}, op_name(op))));
   run_binary_bool(op, out, a, b);
   return out;
 }
@@ -215,7 +219,9 @@ void binary_bool_(BinaryBoolOp op, const Tensor& self, const Tensor& other) {
 
 // ----------------------------------------------------------------------------------------------- ternary
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&cond0, &a0, &b0}, "where");
+  const Tensor cond = on_device(cond0, dev), a = on_device(a0, dev), b = on_device(b0, dev);
   EMBER_TYPE_CHECK(cond.dtype() == ScalarType::Bool || cond.dtype() == ScalarType::UInt8,
                    "where expected condition to be a boolean tensor, but got a tensor with dtype ",
                    dtype_name(cond.dtype()));
@@ -229,11 +235,13 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo, const Tensor& hi, ScalarType dt) {
+static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo0, const Tensor& hi0, ScalarType dt) {
+  const Device dev = common_device({&out, &x, &lo0, &hi0}, "clamp");
+  const Tensor lo = on_device(lo0, dev), hi = on_device(hi0, dev);
   ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
-  Tensor xin = to_dtype(x, c);
-  Tensor l = lo.defined() ? to_dtype(lo, c) : scalar_tensor(0, c);
-  Tensor h = hi.defined() ? to_dtype(hi, c) : scalar_tensor(0, c);
+  Tensor xin = to_dtype(on_device(x, dev), c);
+  Tensor l = lo.defined() ? to_dtype(lo, c) : on_device(scalar_tensor(0, c), dev);
+  Tensor h = hi.defined() ? to_dtype(hi, c) : on_device(scalar_tensor(0, c), dev);
   Tensor o = compute_out(out, c);
   TensorIter it = TensorIter::build({&o, &xin, &l, &h}, out.sizes());
   kernels_for(o).clamp(it, c, lo.defined(), hi.defined());
@@ -247,7 +255,7 @@ Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi) {
   DimVector shape = x.sizes();
   if (lo.defined()) shape = broadcast_shapes(shape, lo.sizes());
   if (hi.defined()) shape = broadcast_shapes(shape, hi.sizes());
-  Tensor out = alloc_like_layout(shape, dt, x);
+  Tensor out = alloc_like_layout(shape, dt, on_device(x, common_device({&x, &lo, &hi}, "clamp")));
   run_clamp(out, x, lo, hi, dt);
   return out;
 }
@@ -263,8 +271,10 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
   self.bump_version();
 }
 
-static void run_addcmul(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, double value, bool divide,
-                        ScalarType dt) {
+static void run_addcmul(const Tensor& out, const Tensor& a0, const Tensor& b0, const Tensor& c0, double value,
+                        bool divide, ScalarType dt) {
+  const Device dev = common_device({&out, &a0, &b0, &c0}, divide ? "addcdiv" : "addcmul");
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev), c = on_device(c0, dev);
   ScalarType cd = is_reduced_float(dt) ? ScalarType::Float32 : dt;
   Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd), ci = to_dtype(c, cd);
   Tensor o = compute_out(out, cd);
@@ -277,7 +287,7 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c, double value, 
   ScalarType dt = result_type({&a, &b, &c});
   if (divide && !is_floating(dt)) dt = default_dtype();
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), c.sizes());
-  Tensor out = alloc_like_layout(shape, dt, a);
+  Tensor out = alloc_like_layout(shape, dt, on_device(a, common_device({&a, &b, &c}, divide ? "addcdiv" : "addcmul")));
   run_addcmul(out, a, b, c, value, divide, dt);
   return out;
 }
@@ -291,7 +301,9 @@ void addcmul_(const Tensor& self, const Tensor& b, const Tensor& c, double value
   self.bump_version();
 }
 
-Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& w) {
+Tensor lerp(const Tensor& a0, const Tensor& b0, const Tensor& w0) {
+  const Device dev = common_device({&a0, &b0, &w0}, "lerp");
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev), w = on_device(w0, dev);
   ScalarType dt = result_type({&a, &b, &w});
   EMBER_TYPE_CHECK(is_floating(dt), "lerp expects floating point tensors, got ", dtype_name(dt));
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), w.sizes());
@@ -327,9 +339,10 @@ Tensor isclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool 
 
 // ----------------------------------------------------------------------------------------------- copy / fill
 
-void copy_(const Tensor& dst, const Tensor& src) {
-  check_same_device(dst, src, "copy_");
+void copy_(const Tensor& dst, const Tensor& src0) {
   check_writable(dst, "copy_");
+  // across devices the source first moves, as one contiguous block, to dst's device
+  const Tensor src = on_device(src0, dst.device());
   if (dst.sizes() != src.sizes()) {
     DimVector shape = broadcast_shapes(dst.sizes(), src.sizes());
     EMBER_RUNTIME_CHECK(shape == dst.sizes(), "copy_: the source of shape ", shape_str(src.sizes()),

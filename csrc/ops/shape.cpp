@@ -306,7 +306,7 @@ Tensor flip(const Tensor& x, const DimVector& dims) {
     Tensor idx = empty({n}, ScalarType::Int64);
     int64_t* p = idx.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) p[i] = n - 1 - i;
-    out = index_select(out, d, idx);
+    out = index_select(out, d, to_device(idx, x.device()));
   }
   return out.is_same(x) ? clone(x) : out;
 }
@@ -378,7 +378,7 @@ Tensor tril(const Tensor& x, int64_t k, bool upper) {
   bool* m = mask.data<bool>();
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j) m[i * c + j] = upper ? (j - i >= k) : (j - i <= k);
-  return where(mask, x, scalar_tensor(0.0, x.dtype()));
+  return where(to_device(mask, x.device()), x, scalar_tensor(0.0, x.dtype()));
 }
 
 }  // namespace ops

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from ._device import _device_of
 from .autograd import function as _function
 from .autograd.grad_mode import _state
 
@@ -73,14 +74,16 @@ class Tensor(_C.TensorBase):
     # ------------------------------------------------------------------ properties
     @property
     def device(self):
-        from ._device import _CPU
-        return _CPU
+        return _device_of(self._device)
 
     @property
     def is_cuda(self):
-        return False
+        return self._device != "cpu"
 
-    is_cpu = True
+    @property
+    def is_cpu(self):
+        return self._device == "cpu"
+
     is_sparse = False
     is_quantized = False
     is_meta = False
@@ -133,7 +136,9 @@ class Tensor(_C.TensorBase):
         return self.dtype.is_signed
 
     def get_device(self):
-        return -1
+        """-1 for a CPU tensor, else the index of its CUDA device."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
 
     def _is_view(self):
         return self._base is not None

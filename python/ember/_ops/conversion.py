@@ -2,9 +2,33 @@
 from .. import _C
 from .._device import _check_device, device as _device_cls
 from .._tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state
 from .creation import _dtype
 from .pointwise import to_dtype
 from ._util import method
+
+
+class ToCopy(Function):
+    """A copy on another device; the gradient goes back to the source device."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.source = x._device
+        return _C._to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_device(g, ctx.source), None
+
+
+def to_device(x, device):
+    """x on `device` (a validated device string); differentiable."""
+    if x._device == device:
+        return x
+    if _state.enabled and x._requires_grad:
+        return ToCopy.apply(x, device)
+    return _C._to_device(x, device)
 
 
 def _to(self, *args, **kwargs):
@@ -23,10 +47,14 @@ def _to(self, *args, **kwargs):
             dtype = a
         elif isinstance(a, (str, _device_cls, int)) and not isinstance(a, bool):
             device = a
-    _check_device(device)
+    dev = _check_device(device)
+    moved = dev is not None and str(dev) != self._device
+    x = to_device(self, str(dev)) if moved else self
     if dtype is None:
-        return _C.clone(self) if copy and not self._requires_grad else (self.clone() if copy else self)
-    return to_dtype(self, _dtype(dtype), copy)
+        if moved or not copy:
+            return x
+        return _C.clone(x) if not x._requires_grad else x.clone()
+    return to_dtype(x, _dtype(dtype), copy and not moved)
 
 
 method("to", _to)
@@ -36,13 +64,15 @@ for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.fl
 
 
 def _cpu(self, memory_format=None):
-    return self
+    return to_device(self, "cpu")
 
 
 def _cuda(self, device=None, non_blocking=False, memory_format=None):
-    _check_device(_device_cls("cuda") if device is None else device if not isinstance(device, int) else _device_cls(
-        "cuda", device))
-    return self
+    dev = _check_device(_device_cls("cuda") if device is None else device if not isinstance(device, int) else
+                        _device_cls("cuda", device))
+    if dev.type != "cuda":
+        raise RuntimeError("Invalid device, must be cuda device")
+    return to_device(self, str(dev))
 
 
 method("cpu", _cpu)

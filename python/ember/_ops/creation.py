@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .. import _C
-from .._device import _check_device
+from .._device import _check_device, _place
 from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
@@ -46,7 +46,8 @@ def _dtype(dtype, default=None):
     return d
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, device=None):
+    t = _place(t, _check_device(device))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -141,18 +142,20 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         t = _C.to_dtype(data, dtype or data.dtype, True)
         if t is data:
             t = _C.clone(data)
-        return _finish(t, requires_grad)
+        return _finish(t, requires_grad, device)
     arr, inferred = _infer_numpy(data)
-    return _finish(_from_array(arr, dtype or inferred), requires_grad)
+    return _finish(_from_array(arr, dtype or inferred), requires_grad, device)
 
 
 @export
 def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a numpy array or tensor when no conversion is needed."""
-    _check_device(device)
+    dev = _check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
-        return data if dtype is None or dtype is data.dtype else data.to(dtype)
+        return _place(data if dtype is None or dtype is data.dtype else data.to(dtype), dev)
+    if dev is not None and dev.type != "cpu":
+        return _place(as_tensor(data, dtype), dev)
     if isinstance(data, np.ndarray):
         nd = _NP_TO_DTYPE.get(data.dtype)
         native = nd is not None and np.dtype(_DTYPE_TO_NP[nd]) == data.dtype and data.dtype.isnative
@@ -162,7 +165,7 @@ def as_tensor(data, dtype=None, device=None):
 
 
 asarray = export(lambda obj, *, dtype=None, device=None, copy=None, requires_grad=False: _finish(
-    tensor(obj, dtype=dtype) if copy else as_tensor(obj, dtype=dtype), requires_grad), name="asarray")
+    tensor(obj, dtype=dtype) if copy else as_tensor(obj, dtype=dtype), requires_grad, device), name="asarray")
 
 
 @export
@@ -179,7 +182,7 @@ def _full(size, value, dtype, requires_grad, out, device):
     t = _C.full(shape, value, dtype)
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 def _size_kw(size, kwargs):
@@ -204,8 +207,8 @@ def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=Fa
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, **kw):
     """An uninitialised tensor."""
-    _check_device(device)
-    t = _C.empty(tuple(_shape_args(_size_kw(size, kw))), _dtype(dtype, _C.get_default_dtype()))
+    dev = _check_device(device)
+    t = _C.empty(tuple(_shape_args(_size_kw(size, kw))), _dtype(dtype, _C.get_default_dtype()), str(dev or "cpu"))
     if out is not None:
         return write_out(out, t)
     return _finish(t, requires_grad)
@@ -232,7 +235,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     _check_device(device)
     return _finish(_C.empty_strided(tuple(size), tuple(stride), _dtype(dtype, _C.get_default_dtype())),
-                   requires_grad)
+                   requires_grad, device)
 
 
 @export
@@ -244,26 +247,32 @@ def _like(input, dtype):
     return _dtype(dtype, input.dtype)
 
 
+def _like_device(input, device):
+    """*_like factories put the result on the input's device unless told otherwise, as PyTorch does."""
+    return input.device if device is None else device
+
+
 @export
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 0, _like(input, dtype), requires_grad, None, device)
+    return _full(input._shape, 0, _like(input, dtype), requires_grad, None, _like_device(input, device))
 
 
 @export
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 1, _like(input, dtype), requires_grad, None, device)
+    return _full(input._shape, 1, _like(input, dtype), requires_grad, None, _like_device(input, device))
 
 
 @export
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     _check_device(device)
-    return _finish(_C.empty(input._shape, _like(input, dtype)), requires_grad)
+    dev = _check_device(_like_device(input, device))
+    return _finish(_C.empty(input._shape, _like(input, dtype), str(dev)), requires_grad)
 
 
 @export
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    return _full(input._shape, fill_value, _like(input, dtype), requires_grad, None, device)
+    return _full(input._shape, fill_value, _like(input, dtype), requires_grad, None, _like_device(input, device))
 
 
 @export
@@ -280,7 +289,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     t = _C.arange(float(vals[0]), float(vals[1]), float(vals[2]), _dtype(dtype))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -302,7 +311,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     t = _C.linspace(float(start), float(end), int(steps), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -310,7 +319,7 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
     _check_device(device)
     exps = _C.linspace(float(start), float(end), int(steps), _C.float64)
     t = _C.to_dtype(_C.pow(base, exps), _dtype(dtype, _C.get_default_dtype()), False)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -320,7 +329,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     t = _C.eye(int(n), int(n if m is None else m), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 def _legacy_new(cls, *args, **kwargs):
@@ -464,7 +473,7 @@ def _random(size, kw, fill, dtype_default):
     fill(t, _gen(generator))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -500,19 +509,21 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     """A random permutation of 0..n-1."""
     _check_device(device)
     t = _C.randperm(int(n), _dtype(dtype, _C.int64), _gen(generator))
-    return write_out(out, t) if out is not None else _finish(t, requires_grad)
+    return write_out(out, t) if out is not None else _finish(t, requires_grad, device)
 
 
 @export
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
               memory_format=None):
-    return rand(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+    return rand(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad,
+                device=_like_device(input, device))
 
 
 @export
 def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
                memory_format=None):
-    return randn(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+    return randn(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad,
+                 device=_like_device(input, device))
 
 
 @export
@@ -520,7 +531,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, require
                  layout=None, memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._shape, dtype=_like(input, dtype), generator=generator)
+    return randint(low, high, input._shape, dtype=_like(input, dtype), generator=generator,
+                   device=_like_device(input, device))
 
 
 @export

@@ -60,7 +60,7 @@ class IndexPutGrad(Function):
 
     @staticmethod
     def forward(g, shape, index):
-        gx = _C.zeros_meta((shape, g.dtype))
+        gx = _C.zeros_meta((shape, g.dtype, g._device))
         _C.setitem_(gx, index, g, True)
         return gx
 
@@ -133,7 +133,7 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
-        return index_add(_C.zeros_meta((ctx.shape, g.dtype)), ctx.dim, index, g), None, None
+        return index_add(_C.zeros_meta((ctx.shape, g.dtype, g._device)), ctx.dim, index, g), None, None
 
 
 @export
@@ -243,7 +243,7 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
-        return scatter_add(_C.zeros_meta((ctx.shape, g.dtype)), ctx.dim, index, g), None, None
+        return scatter_add(_C.zeros_meta((ctx.shape, g.dtype, g._device)), ctx.dim, index, g), None, None
 
 
 @export
@@ -345,7 +345,7 @@ class IndexPut(Function):
     @staticmethod
     def backward(ctx, g):
         idx = tuple(i if i is not None else slice(None) for i in ctx.indices)
-        gx = g if ctx.accumulate else index_put(g, ctx.indices, _C.zeros_meta(((), g.dtype)))
+        gx = g if ctx.accumulate else index_put(g, ctx.indices, _C.zeros_meta(((), g.dtype, g._device)))
         gv = g[idx] if ctx.needs_input_grad[2] else None
         return gx, None, gv, None
 
@@ -434,7 +434,7 @@ class MaskedSelect(Function):
         mask, = ctx.saved_tensors
         shape = _broadcast(ctx.shape, mask._shape)
         full_mask = mask.expand(shape)
-        gx = index_put(_C.zeros_meta((shape, g.dtype)), (full_mask,), g)
+        gx = index_put(_C.zeros_meta((shape, g.dtype, g._device)), (full_mask,), g)
         return gx, None
 
 
@@ -498,7 +498,7 @@ class Take(Function):
         n = 1
         for s in ctx.shape:
             n *= s
-        flat = index_add(_C.zeros_meta(((n,), g.dtype)), 0, index.reshape(-1) % max(n, 1), g.reshape(-1))
+        flat = index_add(_C.zeros_meta(((n,), g.dtype, g._device)), 0, index.reshape(-1) % max(n, 1), g.reshape(-1))
         return flat.reshape(ctx.shape), None
 
 

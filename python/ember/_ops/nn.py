@@ -991,9 +991,9 @@ class _Embedding(Function):
         if ctx.scale_freq:
             # each index's gradient is divided by how often that index occurs in the batch
             ones = _C.full((flat.shape[0],), 1, g.dtype)
-            counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype)), 0, flat, ones)
+            counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype, g._device)), 0, flat, ones)
             rows = rows / counts.index_select(0, flat).unsqueeze(1)
-        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype)), 0, flat, rows)
+        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype, g._device)), 0, flat, rows)
         if ctx.padding_idx is not None:
             gw = gw.index_fill(0, _tensor_of([ctx.padding_idx]), 0.0)
         return gw, None, None, None

@@ -36,7 +36,7 @@ def _fused(name, composite):
 
 
 def _zeros_like(g):
-    return _C.zeros_meta((g._shape, g.dtype))
+    return _C.zeros_meta((g._shape, g.dtype, g._device))
 
 
 # ---------------------------------------------------------------------------------------- inplace support

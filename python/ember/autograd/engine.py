@@ -22,7 +22,7 @@ def _root_edge(t):
 
 def _fix_grad(node, g, meta):
     """Makes g match the output it is the gradient of: sums broadcast dims, casts the dtype."""
-    shape, dtype = meta
+    shape, dtype = meta[0], meta[1]
     gshape = g._shape
     if gshape != shape:
         try:
@@ -51,7 +51,7 @@ def _accumulate(acc, g, create_graph):
         elif g.stride() != var.stride() and var.is_contiguous():
             # the gradient takes the parameter's layout (as in PyTorch), so grad.view(...) works like on
             # the parameter and fused optimizers need no copies
-            var.grad = _C.empty_strided(var.shape, var.stride(), g.dtype)
+            var.grad = _C.empty_strided(var.shape, var.stride(), g.dtype, g._device)
             _C.copy_(var.grad, g)
         else:
             var.grad = _C.clone(g)

@@ -1,0 +1,142 @@
+"""The device seam without a GPU: the kernel tables, the 'built without CUDA' errors, and the device plumbing
+(allocation on the operands' device, device checks, transfers, autograd across devices) exercised through the
+tests' host backend, which fills the CUDA slot with the CPU kernels on host memory labelled cuda:0. None of
+this is evidence that anything runs on a GPU."""
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+
+
+@pytest.fixture
+def host_cuda():
+    ember.cuda._set_host_backend_for_tests(True)
+    try:
+        yield ember.device("cuda", 0)
+    finally:
+        ember.cuda._set_host_backend_for_tests(False)
+
+
+def test_one_entry_list_declares_both_tables():
+    names = _C._kernel_entries()
+    assert len(names) == len(set(names)) > 40
+    assert {"unary", "binary", "reduce", "gemm_batched", "conv2d_forward", "adam", "allocate"} <= set(names)
+    assert _C._missing_kernels("cpu") == []
+
+
+@pytest.mark.skipif(_C._cuda_built(), reason="this build has the CUDA kernel module")
+def test_build_without_cuda_reports_every_entry_missing():
+    assert _C._missing_kernels("cuda") == _C._kernel_entries()
+    assert not ember.cuda.is_available()
+    with pytest.raises(RuntimeError, match="built without CUDA"):
+        ember.zeros(3, device="cuda")
+    with pytest.raises(RuntimeError, match="built without CUDA"):
+        ember.ones(2).cuda()
+    # below the Python checks the CUDA slot itself raises, naming the entry
+    with pytest.raises(NotImplementedError, match=r'"allocate" not implemented for \'cuda\': Ember was built without CUDA'):
+        _C.empty((2,), ember.float32, "cuda:0")
+
+
+def test_host_backend_is_never_reported_as_a_gpu(host_cuda):
+    assert not ember.cuda.is_available()
+    assert _C._missing_kernels("cuda") == []
+
+
+@pytest.mark.parametrize("factory", [
+    lambda d: ember.zeros(2, 3, device=d), lambda d: ember.ones(2, 3, device=d), lambda d: ember.empty(2, 3, device=d),
+    lambda d: ember.full((2, 3), 7.0, device=d), lambda d: ember.randn(2, 3, device=d),
+    lambda d: ember.arange(6, device=d), lambda d: ember.tensor([[1.0, 2.0]], device=d),
+    lambda d: ember.eye(3, device=d), lambda d: ember.linspace(0, 1, 5, device=d)])
+def test_factories_place_on_the_device(host_cuda, factory):
+    t = factory("cuda")
+    assert t.device == host_cuda and t.is_cuda and not t.is_cpu and t.get_device() == 0
+    assert ember.zeros_like(t).device == host_cuda  # *_like follow the input's device
+    assert ember.rand_like(t.float()).device == host_cuda
+
+
+def test_ops_allocate_outputs_on_the_operands_device(host_cuda):
+    x = ember.randn(4, 5)
+    xc = x.to("cuda")
+    results = {
+        "add": (x + x, xc + xc), "mul_scalar": (x * 3, xc * 3), "exp": (x.exp(), xc.exp()),
+        "sum": (x.sum(1), xc.sum(1)), "max": (x.max(0).values, xc.max(0).values), "argmax": (x.argmax(), xc.argmax()),
+        "matmul": (x @ x.t(), xc @ xc.t()), "where": (ember.where(x > 0, x, -x), ember.where(xc > 0, xc, -xc)),
+        "clamp": (x.clamp(-0.5, 0.5), xc.clamp(-0.5, 0.5)), "softmax": (x.softmax(1), xc.softmax(1)),
+        "sort": (x.sort(1).values, xc.sort(1).values), "cumsum": (x.cumsum(0), xc.cumsum(0)),
+        "index": (x[[0, 2]], xc[[0, 2]]), "flip": (x.flip(0), xc.flip(0)), "tril": (x.tril(), xc.tril()),
+        "cat": (ember.cat([x, x]), ember.cat([xc, xc])), "mean": (x.mean(), xc.mean()),
+    }
+    for name, (cpu, dev) in results.items():
+        assert dev.device == host_cuda, name
+        np.testing.assert_allclose(dev.cpu().numpy(), cpu.numpy(), rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+def test_cpu_scalars_join_cuda_ops_other_mixes_raise(host_cuda):
+    xc = ember.ones(3, device="cuda")
+    s = ember.tensor(2.0)  # a 0-d CPU tensor may join, as in PyTorch
+    assert (xc * s).device == host_cuda and (s * xc).device == host_cuda
+    assert ember.allclose((xc * s).cpu(), ember.full((3,), 2.0))
+    with pytest.raises(RuntimeError, match="same device, but found at least two devices, cuda:0 and cpu"):
+        xc + ember.ones(3)
+    with pytest.raises(RuntimeError, match="same device"):
+        ember.ones(3) @ ember.ones(3, device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        ember.ones(3, device="cuda").add_(ember.ones(3))
+    with pytest.raises(RuntimeError, match="same device"):
+        ember.nn.functional.layer_norm(ember.ones(2, 3, device="cuda"), (3,), ember.ones(3))
+
+
+def test_transfers_and_numpy(host_cuda):
+    x = ember.randn(3, 4)
+    xt = x.t()  # non-contiguous source
+    c = xt.cuda()
+    assert c.device == host_cuda and c.shape == xt.shape
+    np.testing.assert_array_equal(c.cpu().numpy(), xt.numpy())
+    assert x.to("cpu") is x and c.to("cuda:0") is c
+    assert c.to(dtype=ember.float64).device == host_cuda
+    h = ember.randn(2, 2, dtype=ember.float16).cuda()
+    assert h.dtype is ember.float16 and h.device == host_cuda
+    with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu()"):
+        c.numpy()
+    assert c.sum().item() == pytest.approx(float(x.sum()), rel=1e-6)
+    assert "device='cuda:0'" in repr(c)
+    dst = ember.zeros(4, 3, device="cuda")
+    dst.copy_(xt)  # copy_ across devices
+    np.testing.assert_array_equal(dst.cpu().numpy(), xt.numpy())
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        ember.zeros(1, device="cuda:1")
+
+
+def test_autograd_across_devices(host_cuda):
+    w = ember.randn(3, 4, requires_grad=True)
+    wc = w.cuda()
+    assert wc.grad_fn is not None
+    loss = (wc * wc).sum() + wc.exp().mean()
+    assert loss.device == host_cuda
+    loss.backward()
+    assert w.grad.device == ember.device("cpu")  # the gradient goes back to the leaf's device
+    expected = 2 * w.detach() + w.detach().exp() / 12
+    np.testing.assert_allclose(w.grad.numpy(), expected.numpy(), rtol=1e-5)
+    leaf = ember.randn(2, 3, device="cuda", requires_grad=True)
+    (leaf.t() @ leaf).sum().backward()
+    assert leaf.grad.device == host_cuda
+
+
+def test_training_step_on_the_device_matches_cpu(host_cuda):
+    ember.manual_seed(0)
+    model = ember.nn.Sequential(ember.nn.Linear(6, 8), ember.nn.ReLU(), ember.nn.Linear(8, 3))
+    x, y = ember.randn(5, 6), ember.tensor([0, 2, 1, 1, 0])
+    loss_cpu = ember.nn.functional.cross_entropy(model(x), y)
+    loss_cpu.backward()
+    grads_cpu = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    params = [p.detach().cuda().requires_grad_() for p in model.parameters()]
+    h = ember.relu(x.cuda() @ params[0].t() + params[1])
+    loss = ember.nn.functional.cross_entropy(h @ params[2].t() + params[3], y.cuda())
+    loss.backward()
+    assert loss.device == host_cuda
+    assert loss.item() == pytest.approx(loss_cpu.item(), rel=1e-6)
+    for p, g in zip(params, grads_cpu):
+        assert p.grad.device == host_cuda
+        np.testing.assert_allclose(p.grad.cpu().numpy(), g.numpy(), rtol=1e-5, atol=1e-6)
