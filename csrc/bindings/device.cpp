@@ -2,8 +2,11 @@
 // device lacks) and the tests' host-backed CUDA slot.
 #include <string>
 
+#include <cstdlib>
+
 #include "bindings/casters.h"
 #include "core/kernel_table.h"
+#include "cuda/caching_allocator.h"
 #include "ops/common.h"
 
 namespace ember {
@@ -41,12 +44,53 @@ Device parse_device(const std::string& s) {
 
 namespace {
 
-// The CPU's kernels in the CUDA slot, on host memory labelled cuda: exercises the device plumbing (allocation
-// on the operands' device, device checks, transfers) in CI. Reachable only from tests; never GPU evidence.
+// The tests' host backend: the CPU's kernels in the CUDA slot, on host memory labelled cuda:0, handed out by
+// the real caching allocator over a host "device" of limited capacity. Exercises the device plumbing and the
+// allocator's bookkeeping in CI; reachable only from tests and never evidence that anything runs on a GPU.
+struct HostDevice {
+  size_t capacity = size_t(1) << 40;  // bytes the pretend device holds (tests shrink it to provoke OOM)
+  size_t used = 0;
+};
+HostDevice g_host_device;
+
+// Each raw block carries its size in a kAlignment-byte header, so a free gives its bytes back to the capacity.
+void* host_raw_alloc(size_t nbytes, int, void*) {
+  if (g_host_device.used + nbytes > g_host_device.capacity) return nullptr;
+  auto* p = static_cast<char*>(std::aligned_alloc(kAlignment, kAlignment + (nbytes + kAlignment - 1) / kAlignment * kAlignment));
+  if (!p) return nullptr;
+  g_host_device.used += nbytes;
+  *reinterpret_cast<size_t*>(p) = nbytes;
+  return p + kAlignment;
+}
+void host_raw_free(void* q, int, void*) {
+  char* p = static_cast<char*>(q) - kAlignment;
+  g_host_device.used -= *reinterpret_cast<size_t*>(p);
+  std::free(p);
+}
+
+cuda::CachingAllocator& host_allocator() {
+  // g_host_device.used is only touched under the allocator's lock (raw calls happen inside it)
+  static cuda::CachingAllocator a(cuda::RawAllocator{host_raw_alloc, host_raw_free, nullptr},
+                                  !cuda::caching_disabled_by_env());
+  return a;
+}
+
+Storage host_cuda_allocate(size_t nbytes, Device device) {
+  void* p = host_allocator().allocate(nbytes, device.index, 0);
+  return wrap_storage(p, nbytes, [](void* q) { host_allocator().release(q); }, p, device);
+}
+MemoryStats host_cuda_stats(int device) { return host_allocator().stats(device); }
+void host_cuda_empty_cache(int device) { host_allocator().empty_cache(device); }
+void host_cuda_reset_peak(int device) { host_allocator().reset_peak(device); }
+
 const KernelTable& host_cuda_table() {
   static const KernelTable t = [] {
     KernelTable k = cpu_kernel_table();
     k.device_name = "cuda (host test backend)";
+    k.allocate = &host_cuda_allocate;
+    k.memory_stats = &host_cuda_stats;
+    k.empty_cache = &host_cuda_empty_cache;
+    k.reset_peak_memory = &host_cuda_reset_peak;
     return k;
   }();
   return t;
@@ -69,6 +113,33 @@ void bind_device(pyb::module_& m) {
   m.def(
       "_set_host_cuda_backend", [](bool on) { set_cuda_kernel_table_for_testing(on ? &host_cuda_table() : nullptr); },
       "Tests only: run 'cuda' tensors on host memory with the CPU kernels (device plumbing without a GPU).");
+  m.def(
+      "_set_host_cuda_capacity", [](size_t bytes) { g_host_device.capacity = bytes; },
+      "Tests only: how many bytes the host backend's pretend device holds.");
+  m.def(
+      "_memory_stats", [](const std::string& device) {
+        Device d = parse_device(device);
+        MemoryStats s = kernels_for(d).memory_stats(d.index);
+        pyb::dict r;
+        r["allocated_bytes.all.current"] = s.allocated;
+        r["allocated_bytes.all.peak"] = s.max_allocated;
+        r["reserved_bytes.all.current"] = s.reserved;
+        r["reserved_bytes.all.peak"] = s.max_reserved;
+        r["num_alloc_retries"] = s.num_ooms;
+        r["num_device_alloc"] = s.raw_allocs;
+        r["num_device_free"] = s.raw_frees;
+        r["num_ooms"] = s.num_ooms;
+        return r;
+      },
+      "The allocator statistics of a device, with PyTorch's memory_stats() keys.");
+  m.def("_empty_cache", [](const std::string& device) {
+    Device d = parse_device(device);
+    kernels_for(d).empty_cache(d.index);
+  });
+  m.def("_reset_peak_memory_stats", [](const std::string& device) {
+    Device d = parse_device(device);
+    kernels_for(d).reset_peak_memory(d.index);
+  });
 }
 
 }  // namespace py

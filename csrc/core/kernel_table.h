@@ -25,6 +25,9 @@ namespace ember {
   X(allocate, Storage, (size_t nbytes, Device device))                                                           \
   X(copy_bytes, void, (void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes))         \
   X(synchronize, void, (Device device))                                                                          \
+  X(memory_stats, MemoryStats, (int device))  /* the allocator's statistics, its cache emptied, peaks reset */    \
+  X(empty_cache, void, (int device))                                                                             \
+  X(reset_peak_memory, void, (int device))                                                                       \
   /* pointwise over a built TensorIter (operand 0 is the output) in compute dtype `dtype` */                    \
   X(unary, void, (kernels::UnaryOp op, const TensorIter& it, ScalarType dtype))                                  \
   X(unary_bool, void, (kernels::UnaryBoolOp op, const TensorIter& it, ScalarType dtype))                         \

@@ -14,6 +14,10 @@ void copy_bytes(void* dst, Device, const void* src, Device, size_t nbytes) {
   if (nbytes) std::memcpy(dst, src, nbytes);
 }
 void synchronize(Device) {}
+// host memory is not cached: nothing to report or empty
+MemoryStats memory_stats(int) { return MemoryStats(); }
+void empty_cache(int) {}
+void reset_peak_memory(int) {}
 
 }  // namespace cpu
 

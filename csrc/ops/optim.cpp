@@ -106,8 +106,10 @@ class FusedCall {
     EMBER_RUNTIME_CHECK(p.defined(), op_, ": parameter ", i, " is undefined");
     EMBER_TYPE_CHECK(is_floating(p.dtype()), op_, ": parameter ", i, " has dtype ", dtype_name(p.dtype()),
                      "; optimizers update floating-point tensors only");
-    EMBER_RUNTIME_CHECK(p.device().is_cpu(), op_, ": parameter ", i, " is on ", p.device().str(),
-                        "; this build only has CPU kernels");
+    // one fused call runs on one device's kernels
+    EMBER_RUNTIME_CHECK(p.device() == params_[0].device(), op_, ": parameter ", i, " is on ", p.device().str(),
+                        " but parameter 0 is on ", params_[0].device().str(),
+                        "; a fused step updates the parameters of one device (put them in separate groups)");
     check_writable(p, op_);
     check_operand(i, grad, "grad", false);
     for (const auto& s : states_) {

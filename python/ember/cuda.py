@@ -6,8 +6,9 @@ from . import _C
 # without a GPU; see _set_host_backend_for_tests). Never evidence that anything runs on a GPU.
 _host_backend = False
 
-__all__ = ["is_available", "device_count", "current_device", "synchronize", "manual_seed", "manual_seed_all",
-           "empty_cache", "memory_allocated", "max_memory_allocated"]
+__all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed",
+           "manual_seed_all", "empty_cache", "memory_stats", "memory_allocated", "max_memory_allocated",
+           "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats", "OutOfMemoryError"]
 
 
 def _set_host_backend_for_tests(on):
@@ -49,27 +50,68 @@ get_device_name = _no_cuda
 
 
 def synchronize(device=None):
-    pass
+    """Waits for the work queued on a CUDA device (nothing to wait for when no device is usable)."""
 
 
 def manual_seed(seed):
-    pass
+    """Seeds the CUDA generators: Ember's tensors on every device draw from the one Philox generator."""
 
 
 def manual_seed_all(seed):
-    pass
+    """Seeds the CUDA generators of all devices (see manual_seed)."""
 
 
-def empty_cache():
-    pass
+def _stats_device(device):
+    """The 'cuda:N' string for a device argument; None when no CUDA device can hold memory."""
+    if not _host_backend and not is_available():
+        return None
+    from ._device import _as_device
+    d = _as_device(device)
+    index = current_device() if d is None or d.index is None else d.index
+    return "cuda:%d" % index
+
+
+def memory_stats(device=None):
+    """The caching allocator's statistics for a device, under PyTorch's memory_stats() keys."""
+    d = _stats_device(device)
+    return _C._memory_stats(d) if d else {}
 
 
 def memory_allocated(device=None):
-    return 0
+    """Bytes held by live tensors on the device (as the allocator's size classes count them)."""
+    return memory_stats(device).get("allocated_bytes.all.current", 0)
 
 
 def max_memory_allocated(device=None):
-    return 0
+    """Peak of memory_allocated since the start or the last reset_peak_memory_stats."""
+    return memory_stats(device).get("allocated_bytes.all.peak", 0)
+
+
+def memory_reserved(device=None):
+    """Bytes the caching allocator holds from the device (live tensors plus its cache)."""
+    return memory_stats(device).get("reserved_bytes.all.current", 0)
+
+
+def max_memory_reserved(device=None):
+    """Peak of memory_reserved."""
+    return memory_stats(device).get("reserved_bytes.all.peak", 0)
+
+
+def reset_peak_memory_stats(device=None):
+    """Restarts the peaks of memory_allocated and memory_reserved from their current values."""
+    d = _stats_device(device)
+    if d:
+        _C._reset_peak_memory_stats(d)
+
+
+def empty_cache():
+    """Gives the allocator's cached, unused blocks back to the device."""
+    d = _stats_device(None)
+    if d:
+        _C._empty_cache(d)
+
+
+OutOfMemoryError = _C.CudaOutOfMemoryError
 
 
 def is_bf16_supported():

@@ -140,3 +140,75 @@ def test_training_step_on_the_device_matches_cpu(host_cuda):
     for p, g in zip(params, grads_cpu):
         assert p.grad.device == host_cuda
         np.testing.assert_allclose(p.grad.cpu().numpy(), g.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- caching allocator
+
+
+def test_training_steps_reuse_cached_blocks(host_cuda):
+    ember.manual_seed(1)
+    w1 = ember.randn(32, 16, device="cuda", requires_grad=True)
+    w2 = ember.randn(4, 32, device="cuda", requires_grad=True)
+    opt = ember.optim.SGD([w1, w2], lr=0.1, momentum=0.9)
+    x, y = ember.randn(8, 16, device="cuda"), ember.tensor([0, 1, 2, 3, 0, 1, 2, 3]).cuda()
+
+    def step():
+        opt.zero_grad()
+        loss = ember.nn.functional.cross_entropy(ember.relu(x @ w1.t()) @ w2.t(), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    step()
+    step()  # the momentum buffers appear in the first steps
+    raw = ember.cuda.memory_stats()["num_device_alloc"]
+    losses = [step() for _ in range(5)]
+    assert ember.cuda.memory_stats()["num_device_alloc"] == raw, "steady-state steps must not call the raw allocator"
+    assert losses[-1] < losses[0]
+
+
+def test_memory_statistics_follow_tensors(host_cuda):
+    ember.cuda.empty_cache()
+    base = ember.cuda.memory_allocated()
+    t = ember.empty(1000, device="cuda")  # 4000 bytes -> one 4096-byte block
+    assert ember.cuda.memory_allocated() == base + 4096
+    assert ember.cuda.memory_reserved() >= ember.cuda.memory_allocated()
+    ember.cuda.reset_peak_memory_stats()
+    u = ember.empty(3 << 20, dtype=ember.uint8, device="cuda")  # 3 MiB -> a 4 MiB block
+    assert ember.cuda.max_memory_allocated() == base + 4096 + (4 << 20)
+    del u
+    assert ember.cuda.memory_allocated() == base + 4096
+    assert ember.cuda.max_memory_allocated() == base + 4096 + (4 << 20)
+    reserved = ember.cuda.memory_reserved()
+    ember.cuda.empty_cache()  # the freed 4 MiB block goes back
+    assert ember.cuda.memory_reserved() <= reserved - (4 << 20)
+    del t
+
+
+def test_out_of_memory_empties_the_cache_retries_then_raises(host_cuda):
+    ember.cuda.empty_cache()
+    held = ember.cuda.memory_reserved()
+    _C._set_host_cuda_capacity(held + (7 << 20))
+    try:
+        a = ember.empty(6 << 20, dtype=ember.uint8, device="cuda")
+        del a  # its 6 MiB block stays cached (too big to serve a 2 MiB request)
+        b = ember.empty(2 << 20, dtype=ember.uint8, device="cuda")  # fits only once the cache is emptied
+        assert ember.cuda.memory_stats()["num_alloc_retries"] >= 1
+        with pytest.raises(ember.cuda.OutOfMemoryError, match=r"Tried to allocate 6(\.0+)? MiB on device 0"):
+            ember.empty(6 << 20, dtype=ember.uint8, device="cuda")
+        assert issubclass(ember.cuda.OutOfMemoryError, RuntimeError)
+        del b
+    finally:
+        _C._set_host_cuda_capacity(1 << 40)
+
+
+def test_size_classes_and_no_caching_mode(tmp_path):
+    import subprocess
+    import sys
+    code = ("import ember; ember.cuda._set_host_backend_for_tests(True)\n"
+            "for _ in range(3): t = ember.empty(100, device='cuda'); del t\n"
+            "s = ember.cuda.memory_stats(); print(s['num_device_alloc'], s['num_device_free'])")
+    env = dict(__import__("os").environ, EMBER_CUDA_NO_CACHING="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["3", "3"]  # every block went straight back
