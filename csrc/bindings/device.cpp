@@ -102,6 +102,7 @@ void bind_device(pyb::module_& m) {
   m.def("_to_device", [](const Tensor& t, const std::string& device) { return ops::to_device(t, parse_device(device)); },
         "A copy of t on `device` (t itself when it is already there).");
   m.def("_cuda_built", &cuda_built, "Whether this build has the CUDA kernel module.");
+  m.def("_cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without the module, a driver or a GPU).");
   m.def("_kernel_entries", [] {
     std::vector<std::string> out;
     for (const char* n : kernel_entry_names()) out.emplace_back(n);

@@ -120,6 +120,7 @@ const std::vector<const char*>& kernel_entry_names();
 const KernelTable& cpu_kernel_table();   // cpu/table.cpp
 const KernelTable& cuda_kernel_table();  // cuda/table.cu, or cuda/no_cuda.cpp in a build without CUDA
 bool cuda_built();                       // whether this build has the CUDA kernel module
+int cuda_device_count();                 // usable CUDA devices (0 without a build, driver or device)
 
 // The table of a device. Tests may put another table in the CUDA slot (a host backend that exercises the
 // device plumbing without a GPU); nullptr restores the real one.

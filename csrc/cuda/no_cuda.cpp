@@ -7,5 +7,6 @@ const KernelTable& cuda_missing_table();
 
 const KernelTable& cuda_kernel_table() { return cuda_missing_table(); }
 bool cuda_built() { return false; }
+int cuda_device_count() { return 0; }
 
 }  // namespace ember

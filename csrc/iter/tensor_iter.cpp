@@ -8,6 +8,7 @@ namespace ember {
 TensorIter TensorIter::build(std::initializer_list<const Tensor*> operands, const DimVector& shape, int reorder_by) {
   TensorIter it;
   it.ntensors = int(operands.size());
+  if (it.ntensors) it.device = (*operands.begin())->device();
   EMBER_RUNTIME_CHECK(it.ntensors <= kMaxIterOperands, "TensorIter: too many operands");
   const int64_t nd = int64_t(shape.size());
 
