@@ -2,17 +2,25 @@
 
 Parameter names, shapes, gate order and default init follow PyTorch (weight_ih_l0, weight_hh_l0_reverse, ...;
 LSTM gates i, f, g, o; GRU gates r, z, n), so state_dicts are interchangeable. The time loop runs in Python
-over differentiable ops; the input projection of every time step is one matmul per layer and direction.
+over differentiable ops; the input projection of every time step is one matmul per layer and direction, and
+the element-wise half of an LSTM step is one graph node. PackedSequence inputs run the same loop with the batch
+shrinking as sequences end (each final state is taken at its own sequence's length).
 """
 import math
 import numbers
 import warnings
 
+from ... import _C
+from ...autograd.function import Function
+from ...autograd.grad_mode import is_grad_enabled
 from ..._ops.creation import zeros
+from ..._ops.linalg import addmm
+from ..._ops.pointwise import _sigmoid_bw, _tanh_bw
 from ..._ops.shape import cat, stack
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from ._utils import new_empty
 from .module import Module
 
@@ -28,9 +36,7 @@ def _rnn_step(x_proj, h, w_hh, b_hh, relu):
 
 def _lstm_step(x_proj, h, c, w_hh, b_hh, w_hr):
     gates = x_proj + F.linear(h, w_hh, b_hh)
-    i, f, g, o = gates.chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    h, c = _lstm_pointwise(gates, c)
     if w_hr is not None:
         h = F.linear(h, w_hr)
     return h, c
@@ -44,6 +50,88 @@ def _gru_step(x_proj, h, w_hh, b_hh):
     z = (xz + hz).sigmoid()
     n = (xn + r * hn).tanh()
     return n + z * (h - n)
+
+
+def _lstm_gates(gates, c):
+    """Differentiable (i, f, g, o, c', tanh(c')) from pre-activations [N, 4H] and the cell state."""
+    i, f, g, o = gates.chunk(4, -1)
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    c_new = f * c + i * g
+    return i, f, g, o, c_new, c_new.tanh()
+
+
+class _LSTMPointwise(Function):
+    """The element-wise half of an LSTM step as one graph node: (gates [N, 4H], c) -> (h, c').
+
+    Composed from separate ops it would record about a dozen nodes per time step; here forward runs the kernels
+    without recording and backward writes the gate derivatives directly. Under create_graph backward recomputes
+    the activations with differentiable ops, so higher-order gradients stay exact."""
+
+    @staticmethod
+    def forward(gates, c):
+        hs = c._shape[-1]
+        sig = _C.sigmoid(gates)
+        g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
+        i, f, o = _C.narrow(sig, 1, 0, hs), _C.narrow(sig, 1, hs, hs), _C.narrow(sig, 1, 3 * hs, hs)
+        c_new = _C.addcmul(_C.mul(f, c), i, g, 1.0)
+        tc = _C.tanh(c_new)
+        return _C.mul(o, tc), c_new
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.save_for_backward(inputs[0], inputs[1])
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        gates, c = ctx.saved_tensors
+        if is_grad_enabled():
+            i, f, g, o, _, tc = _lstm_gates(gates, c)
+        else:
+            hs = c._shape[-1]
+            sig = _C.sigmoid(gates)
+            i, f, o = _C.narrow(sig, 1, 0, hs), _C.narrow(sig, 1, hs, hs), _C.narrow(sig, 1, 3 * hs, hs)
+            g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
+            tc = _C.tanh(_C.addcmul(_C.mul(f, c), i, g, 1.0))
+        dc = dc + _tanh_bw(dh * o, tc)
+        dgates = cat([_sigmoid_bw(dc * g, i), _sigmoid_bw(dc * c, f), _tanh_bw(dc * i, g),
+                      _sigmoid_bw(dh * tc, o)], 1)
+        return dgates, dc * f
+
+
+def _lstm_pointwise(gates, c):
+    if gates.dim() == 2 and c.dim() == 2:
+        return _LSTMPointwise.apply(gates, c)
+    _, _, _, o, c_new, tc = _lstm_gates(gates, c)
+    return o * tc, c_new
+
+
+class _Steps(Function):
+    """Splits x [sum(sizes), G] into consecutive row blocks of the given sizes (the time steps) as one node
+    whose backward concatenates the blocks' gradients; a narrow per step would instead send back a zero-filled
+    tensor of x's full shape for every step (quadratic in the sequence length)."""
+
+    @staticmethod
+    def forward(x, sizes):
+        out = []
+        offset = 0
+        for n in sizes:
+            out.append(_C.narrow(x, 0, offset, n))
+            offset += n
+        return tuple(out)
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        pass
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(list(grads), 0), None
+
+
+def _steps(x, sizes):
+    if len(sizes) == 1:
+        return (x,)
+    return _Steps.apply(x, tuple(sizes))
 
 
 class RNNBase(Module):
@@ -156,21 +244,34 @@ class RNNBase(Module):
                      for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
     def _prepare(self, input):
-        """Checks input and returns (sequence-first batched input, batched?)."""
-        if input.dim() not in (2, 3):
-            raise ValueError("%s: Expected input to be 2D or 3D, got %dD tensor instead"
-                             % (type(self).__name__, input.dim()))
-        batched = input.dim() == 3
-        if not batched:
-            input = input.unsqueeze(1)
-        elif self.batch_first:
-            input = input.transpose(0, 1)
-        if input.shape[-1] != self.input_size:
+        """Checks input; returns (data [steps * rows, input_size], rows per step, batch size, batched?, the
+        PackedSequence or None). A padded batch is a packed one whose steps all have the full batch."""
+        if isinstance(input, PackedSequence):
+            data = input.data
+            if data.dim() != 2:
+                raise RuntimeError("input must have 2 dimensions, got %d" % data.dim())
+            sizes = [int(b) for b in input.batch_sizes.tolist()]
+            batch = sizes[0] if sizes else 0
+            packed, batched = input, True
+        else:
+            if input.dim() not in (2, 3):
+                raise ValueError("%s: Expected input to be 2D or 3D, got %dD tensor instead"
+                                 % (type(self).__name__, input.dim()))
+            batched = input.dim() == 3
+            if not batched:
+                input = input.unsqueeze(1)
+            elif self.batch_first:
+                input = input.transpose(0, 1)
+            steps, batch = input.shape[0], input.shape[1]
+            data = input.reshape(steps * batch, input.shape[2])
+            sizes = [batch] * steps
+            packed = None
+        if data.shape[-1] != self.input_size:
             raise RuntimeError("input.size(-1) must be equal to input_size. Expected %d, got %d"
-                               % (self.input_size, input.shape[-1]))
-        return input, batched
+                               % (self.input_size, data.shape[-1]))
+        return data, sizes, batch, batched, packed
 
-    def _check_hidden(self, hx, expected, batched, what="hidden"):
+    def _check_hidden(self, hx, expected, batched, what="hidden", packed=None):
         if batched and hx.dim() != 3:
             raise RuntimeError("For batched 3-D input, hx should also be 3-D but got %d-D tensor" % hx.dim())
         if not batched and hx.dim() != 2:
@@ -178,54 +279,118 @@ class RNNBase(Module):
         hx = hx if batched else hx.unsqueeze(1)
         if tuple(hx.shape) != expected:
             raise RuntimeError("Expected %s size %s, got %s" % (what, expected, list(hx.shape)))
+        if packed is not None and packed.sorted_indices is not None:
+            # the user's states are in the original batch order; packed rows are sorted by length
+            hx = hx.index_select(1, packed.sorted_indices.to(hx.device))
         return hx
 
-    def _run(self, x, h0, c0):
-        """x [L, N, in], h0 [layers * dirs, N, H_out], c0 like h0 with hidden_size (LSTM) or None."""
+    def _cell(self, relu):
+        """The step function (x_t, h, c) -> (h, c) of this mode, x_t holding the input projection plus b_hh
+        (folded in for every mode but GRU, whose reset gate multiplies the hidden projection with its bias)."""
+        mode = self.mode
+
+        def step(x_t, h, c, w_hh_t, b_hh, w_hr):
+            if mode == "LSTM":
+                h, c = _lstm_pointwise(addmm(x_t, h, w_hh_t), c)
+                return (h if w_hr is None else F.linear(h, w_hr)), c
+            if mode == "GRU":
+                return _gru_step(x_t, h, w_hh_t, b_hh), None  # GRU keeps w_hh untransposed for F.linear
+            pre = addmm(x_t, h, w_hh_t)
+            return (pre.relu() if relu else pre.tanh()), None
+        return step
+
+    def _direction(self, xs, sizes, h, c, weights, reverse, step):
+        """Runs one direction of one layer over the steps xs (sizes[t] rows each, sorted sequences first);
+        returns (outputs [sum(sizes), H_out], final h, final c) with each sequence's state at its own length."""
+        w_hh_t, b_hh, w_hr = weights
+        out = [None] * len(sizes)
+        if not reverse:
+            done_h, done_c = [], []
+            for t, b in enumerate(sizes):
+                if b < h.shape[0]:  # the shortest sequences have ended: their state is final
+                    done_h.append(h[b:])
+                    h = h[:b]
+                    if c is not None:
+                        done_c.append(c[b:])
+                        c = c[:b]
+                h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
+                out[t] = h
+            if done_h:
+                h = cat([h] + done_h[::-1], 0)
+                c = cat([c] + done_c[::-1], 0) if c is not None else None
+        else:
+            h_all, c_all = h, c
+            first = sizes[-1]
+            if first < h_all.shape[0]:
+                h = h_all[:first]
+                c = c_all[:first] if c_all is not None else None
+            for t in range(len(sizes) - 1, -1, -1):
+                b = sizes[t]
+                if b > h.shape[0]:  # longer sequences start (in reverse time) from their initial state
+                    h = cat([h, h_all[h.shape[0]:b]], 0)
+                    if c is not None:
+                        c = cat([c, c_all[c.shape[0]:b]], 0)
+                h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
+                out[t] = h
+        return cat(out, 0), h, c
+
+    def _run(self, x, sizes, h0, c0):
+        """x [sum(sizes), in] (the steps one after another), h0 [layers * dirs, batch, H_out], c0 like h0 with
+        hidden_size (LSTM) or None. Returns (outputs [sum(sizes), dirs * H_out], h_n, c_n or None)."""
         directions = 2 if self.bidirectional else 1
-        relu = self.mode == "RNN_RELU"
+        step = self._cell(self.mode == "RNN_RELU")
         h_n, c_n = [], []
-        seq_len = x.shape[0]
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 idx = layer * directions + direction
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, direction)
-                xs = F.linear(x, w_ih, b_ih).unbind(0)  # every time step's input projection in one matmul
+                if self.mode != "GRU" and b_ih is not None:
+                    b_ih, b_hh = b_ih + b_hh, None
+                proj = F.linear(x, w_ih, b_ih)  # every time step's input projection in one matmul
                 h = h0[idx]
                 c = c0[idx] if c0 is not None else None
-                steps = range(seq_len) if direction == 0 else range(seq_len - 1, -1, -1)
-                out = [None] * seq_len
-                for t in steps:
-                    if self.mode == "LSTM":
-                        h, c = _lstm_step(xs[t], h, c, w_hh, b_hh, w_hr)
-                    elif self.mode == "GRU":
-                        h = _gru_step(xs[t], h, w_hh, b_hh)
-                    else:
-                        h = _rnn_step(xs[t], h, w_hh, b_hh, relu)
-                    out[t] = h
-                outputs.append(stack(out, 0) if seq_len else x.new_zeros((0,) + tuple(h.shape)))
+                if sizes:
+                    w_rec = w_hh if self.mode == "GRU" else w_hh.t()
+                    out, h, c = self._direction(_steps(proj, sizes), sizes, h, c, (w_rec, b_hh, w_hr),
+                                                direction == 1, step)
+                else:
+                    out = x.new_zeros((0, real_hidden))
+                outputs.append(out)
                 h_n.append(h)
                 if c is not None:
                     c_n.append(c)
-            x = outputs[0] if directions == 1 else cat(outputs, 2)
+            x = outputs[0] if directions == 1 else cat(outputs, 1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
         return x, stack(h_n, 0), (stack(c_n, 0) if c0 is not None else None)
 
-    def _finish(self, output, batched):
+    def _finish(self, output, sizes, batch, batched, packed):
+        """Packed or padded output in the input's layout."""
+        if packed is not None:
+            return PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        output = output.reshape(len(sizes), batch, output.shape[-1])
         if not batched:
             return output.squeeze(1)
         return output.transpose(0, 1) if self.batch_first else output
 
+    def _finish_hidden(self, h, batched, packed):
+        if packed is not None and packed.unsorted_indices is not None:
+            return h.index_select(1, packed.unsorted_indices.to(h.device))
+        return h if batched else h.squeeze(1)
+
     def _forward_h(self, input, hx):
         """forward of RNN and GRU, whose only state is h: returns (output, h_n)."""
-        x, batched = self._prepare(input)
+        x, sizes, batch, batched, packed = self._prepare(input)
         d = 2 if self.bidirectional else 1
-        expected = (self.num_layers * d, x.shape[1], self.hidden_size)
-        h0 = zeros(expected, dtype=x.dtype) if hx is None else self._check_hidden(hx, expected, batched)
-        out, h_n, _ = self._run(x, h0, None)
-        return self._finish(out, batched), (h_n if batched else h_n.squeeze(1))
+        expected = (self.num_layers * d, batch, self.hidden_size)
+        if hx is None:
+            h0 = zeros(expected, dtype=x.dtype, device=x.device)
+        else:
+            h0 = self._check_hidden(hx, expected, batched, packed=packed)
+        out, h_n, _ = self._run(x, sizes, h0, None)
+        return self._finish(out, sizes, batch, batched, packed), self._finish_hidden(h_n, batched, packed)
 
 
 class RNN(RNNBase):
@@ -265,22 +430,22 @@ class LSTM(RNNBase):
                          proj_size, device, dtype)
 
     def forward(self, input, hx=None):
-        x, batched = self._prepare(input)
+        x, sizes, batch, batched, packed = self._prepare(input)
         d = 2 if self.bidirectional else 1
         real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
-        h_shape = (self.num_layers * d, x.shape[1], real_hidden)
-        c_shape = (self.num_layers * d, x.shape[1], self.hidden_size)
+        h_shape = (self.num_layers * d, batch, real_hidden)
+        c_shape = (self.num_layers * d, batch, self.hidden_size)
         if hx is None:
-            h0, c0 = zeros(h_shape, dtype=x.dtype), zeros(c_shape, dtype=x.dtype)
+            h0 = zeros(h_shape, dtype=x.dtype, device=x.device)
+            c0 = zeros(c_shape, dtype=x.dtype, device=x.device)
         else:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
-            h0 = self._check_hidden(hx[0], h_shape, batched)
-            c0 = self._check_hidden(hx[1], c_shape, batched, "cell")
-        out, h_n, c_n = self._run(x, h0, c0)
-        if not batched:
-            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
-        return self._finish(out, batched), (h_n, c_n)
+            h0 = self._check_hidden(hx[0], h_shape, batched, packed=packed)
+            c0 = self._check_hidden(hx[1], c_shape, batched, "cell", packed=packed)
+        out, h_n, c_n = self._run(x, sizes, h0, c0)
+        hidden = (self._finish_hidden(h_n, batched, packed), self._finish_hidden(c_n, batched, packed))
+        return self._finish(out, sizes, batch, batched, packed), hidden
 
 
 class GRU(RNNBase):
