@@ -372,17 +372,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   "%s (got %s)" % (input.dim(), _MODES_MSG, mode))
     if mode != "nearest" and mode != "nearest-exact" and not input.dtype.is_floating_point:
         raise NotImplementedError("interpolate(mode=%r) is not implemented for %s input" % (mode, input.dtype))
-    if mode == "area":
-        if nd == 1:
-            return adaptive_avg_pool1d(input, out[0])
-        if nd == 2:
-            return adaptive_avg_pool2d(input, out)
+    if mode == "area" and nd <= 2 and input.numel() > 0:
+        return adaptive_avg_pool1d(input, out[0]) if nd == 1 else adaptive_avg_pool2d(input, out)
     labels = ("W",) if nd == 1 else (("H", "W") if nd == 2 else ("D", "H", "W"))
     if any(n <= 0 for n in spatial) or any(o <= 0 for o in out):
-        raise RuntimeError("Input and output sizes should be greater than 0, but got input (%s) output (%s)"
-                           % (", ".join("%s: %d" % lv for lv in zip(labels, spatial)),
+        raise RuntimeError("Input and output sizes should be greater than 0, but got input (%s)%s output (%s)"
+                           % (", ".join("%s: %d" % lv for lv in zip(labels, spatial)), " and" if nd == 1 else "",
                               ", ".join("%s: %d" % lv for lv in zip(labels, out))))
-    if input.shape[1] == 0:
+    if input.shape[1] == 0 and mode != "area":
         raise RuntimeError("Non-empty %dD data tensor expected but got a tensor with sizes %s"
                            % (input.dim(), list(input.shape)))
     dt = _opmath(input.dtype)
@@ -539,7 +536,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     for s in out_sp:
         p *= s
     sizes = [input.shape[-1 - i] for i in range(nd)]  # x <-> W, y <-> H, z <-> D
-    flat = input.reshape(n, c, -1) if n * c else input.reshape(n, c, int(np.prod(input.shape[2:])))
+    flat = input.reshape(n, c, int(np.prod(input.shape[2:])))
     g = grid.reshape(n, p, nd)
     u = [_unnormalize(g[:, :, i], sizes[i], align_corners) for i in range(nd)]
 
