@@ -7,7 +7,7 @@ import ember
 import ember.nn as nn
 from ember.autograd import gradcheck, gradgradcheck
 from ember.nn.utils import rnn as R
-from nn_testing import close, npy
+from nn_testing import check_module_grad, close, npy
 
 
 def _seqs(lengths, feat=3, seed=0, dtype=ember.float64, requires_grad=False):
@@ -201,6 +201,25 @@ def test_fused_lstm_step_second_order_gradients():
 
     assert gradcheck(fn, (x, h, c))
     assert gradgradcheck(fn, (x, h, c))
+
+
+def test_lstm_layer_gradients_first_and_second_order():
+    """The LSTM time loop is one hand-differentiated node: check it by finite differences (inputs, initial
+    states and every weight, packed with unequal lengths, both directions) and its double backward."""
+    m = nn.LSTM(2, 3, bidirectional=True).double()
+    rng = np.random.default_rng(11)
+    a = ember.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    b = ember.tensor(rng.standard_normal((1, 2)), requires_grad=True)
+    h0 = ember.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
+    c0 = ember.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
+
+    def fn(a, b, h0, c0):
+        out, (h, c) = m(R.pack_sequence([a, b]), (h0, c0))
+        return out.data, h, c
+
+    assert gradcheck(fn, (a, b, h0, c0))
+    assert gradgradcheck(fn, (a, b, h0, c0))
+    check_module_grad(m, ember.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True))
 
 
 # ------------------------------------------------------------------------------------------ PyTorch parity

@@ -134,6 +134,172 @@ def _steps(x, sizes):
     return _Steps.apply(x, tuple(sizes))
 
 
+def _run_direction(xs, sizes, h, c, weights, reverse, step):
+    """Runs one direction of one layer over the steps xs (sizes[t] rows each, sorted sequences first);
+    returns (outputs [sum(sizes), H_out], final h, final c) with each sequence's state at its own length."""
+    w_hh_t, b_hh, w_hr = weights
+    out = [None] * len(sizes)
+    if not reverse:
+        done_h, done_c = [], []
+        for t, b in enumerate(sizes):
+            if b < h.shape[0]:  # the shortest sequences have ended: their state is final
+                done_h.append(h[b:])
+                h = h[:b]
+                if c is not None:
+                    done_c.append(c[b:])
+                    c = c[:b]
+            h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
+            out[t] = h
+        if done_h:
+            h = cat([h] + done_h[::-1], 0)
+            c = cat([c] + done_c[::-1], 0) if c is not None else None
+    else:
+        h_all, c_all = h, c
+        first = sizes[-1]
+        if first < h_all.shape[0]:
+            h = h_all[:first]
+            c = c_all[:first] if c_all is not None else None
+        for t in range(len(sizes) - 1, -1, -1):
+            b = sizes[t]
+            if b > h.shape[0]:  # longer sequences start (in reverse time) from their initial state
+                h = cat([h, h_all[h.shape[0]:b]], 0)
+                if c is not None:
+                    c = cat([c, c_all[c.shape[0]:b]], 0)
+            h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
+            out[t] = h
+    return cat(out, 0), h, c
+
+
+
+def _lstm_composite_step(x_t, h, c, w_hh_t, b_hh, w_hr):
+    i, f, g, o, c_new, tc = _lstm_gates(addmm(x_t, h, w_hh_t), c)
+    return o * tc, c_new
+
+
+def _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, keep):
+    """One LSTM direction over packed steps with kernels only (no graph). proj [sum(sizes), 4H] holds every
+    step's input projection with both biases. With keep, also returns what backward needs."""
+    hs = h0._shape[-1]
+    w_t = _C.contiguous(_C.t(w_hh))  # [H, 4H]: the per-step GEMM runs fastest on a contiguous operand
+    offsets = []
+    off = 0
+    for b in sizes:
+        offsets.append(off)
+        off += b
+    steps = len(sizes)
+    out = [None] * steps
+    saved = [None] * steps
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    done_h, done_c = [], []
+    h, c = h0, c0
+    first = sizes[-1] if reverse else sizes[0]
+    if first < h0._shape[0]:
+        h, c = _C.narrow(h0, 0, 0, first), _C.narrow(c0, 0, 0, first)
+    for t in order:
+        b = sizes[t]
+        rows = h._shape[0]
+        if b < rows:  # forward direction: the shortest sequences have ended, their state is final
+            done_h.append(_C.narrow(h, 0, b, rows - b))
+            done_c.append(_C.narrow(c, 0, b, rows - b))
+            h, c = _C.narrow(h, 0, 0, b), _C.narrow(c, 0, 0, b)
+        elif b > rows:  # reverse direction: longer sequences start from their initial state
+            h = _C.cat([h, _C.narrow(h0, 0, rows, b - rows)], 0)
+            c = _C.cat([c, _C.narrow(c0, 0, rows, b - rows)], 0)
+        gates = _C.addmm(_C.narrow(proj, 0, offsets[t], b), h, w_t, 1.0, 1.0)
+        act = _C.sigmoid(gates)
+        g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
+        i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
+        c_new = _C.addcmul(_C.mul(f, c), i, g, 1.0)
+        tc = _C.tanh(c_new)
+        h_new = _C.mul(o, tc)
+        if keep:
+            saved[t] = (act, g, c, tc, h)
+        out[t] = h_new
+        h, c = h_new, c_new
+    if done_h:
+        h = _C.cat([h] + done_h[::-1], 0)
+        c = _C.cat([c] + done_c[::-1], 0)
+    return (_C.cat(out, 0), h, c), (offsets, saved)
+
+
+class _LSTMLayer(Function):
+    """One direction of one LSTM layer as a single graph node: (proj, h0, c0, w_hh) -> (out, h_n, c_n).
+
+    Forward runs the time loop on kernels alone; backward is hand-written back-propagation through time whose
+    weight gradient is one GEMM over all steps. Under create_graph, backward differentiates the composite form
+    (the same loop in differentiable ops), so higher-order gradients are exact."""
+
+    @staticmethod
+    def forward(ctx, proj, h0, c0, w_hh, sizes, reverse):
+        outs, (offsets, saved) = _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, True)
+        ctx.save_for_backward(proj, h0, c0, w_hh)
+        ctx.sizes, ctx.reverse, ctx.offsets, ctx.steps = sizes, reverse, offsets, saved
+        return outs
+
+    @staticmethod
+    def backward(ctx, dout, dh_n, dc_n):
+        proj, h0, c0, w_hh = ctx.saved_tensors
+        sizes, reverse = ctx.sizes, ctx.reverse
+        need = ctx.needs_input_grad
+        if is_grad_enabled():
+            def composite(p, h, c, w):
+                o, hn, cn = _run_direction(_steps(p, sizes), sizes, h, c, (w.t(), None, None), reverse,
+                                           _lstm_composite_step)
+                return o, hn, cn
+            from ...autograd import grad
+            inputs = (proj, h0, c0, w_hh)
+            wanted = [t for t, n in zip(inputs, need) if n]
+            gs = list(grad(composite(*inputs), wanted, (dout, dh_n, dc_n), create_graph=True, allow_unused=True))
+            return tuple(gs.pop(0) if n else None for n in need[:4]) + (None, None)
+        hs = h0._shape[-1]
+        steps, offsets = ctx.steps, ctx.offsets
+        n = len(sizes)
+        dgates = [None] * n
+        dh0_rows = []  # (first row, gradient rows) of the initial state
+        if not reverse:
+            order = range(n - 1, -1, -1)
+            last = sizes[-1]
+        else:
+            order = range(n)
+            last = sizes[0]
+        dh, dc = _C.narrow(dh_n, 0, 0, last), _C.narrow(dc_n, 0, 0, last)
+        for t in order:
+            b = sizes[t]
+            act, g, c_prev, tc, h_prev = steps[t]
+            rows = dh._shape[0]
+            if b > rows:  # forward direction: these sequences' final states came out of step t
+                dh = _C.cat([dh, _C.narrow(dh_n, 0, rows, b - rows)], 0)
+                dc = _C.cat([dc, _C.narrow(dc_n, 0, rows, b - rows)], 0)
+            elif b < rows:  # reverse direction: rows b.. started here from the initial state
+                dh0_rows.append((b, _C.narrow(dh, 0, b, rows - b), _C.narrow(dc, 0, b, rows - b)))
+                dh, dc = _C.narrow(dh, 0, 0, b), _C.narrow(dc, 0, 0, b)
+            dh = _C.add(dh, _C.narrow(dout, 0, offsets[t], b))
+            i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
+            dc = _C.add(dc, _C.tanh_backward(_C.mul(dh, o), tc))
+            dg = _C.cat([_C.sigmoid_backward(_C.mul(dc, g), i), _C.sigmoid_backward(_C.mul(dc, c_prev), f),
+                         _C.tanh_backward(_C.mul(dc, i), g), _C.sigmoid_backward(_C.mul(dh, tc), o)], 1)
+            dgates[t] = dg
+            dc = _C.mul(dc, f)
+            dh = _C.mm(dg, w_hh)
+        # what is left is the gradient of the initial state's first rows; the pieces cover every row
+        dh0_rows.append((0, dh, dc))
+        dh0_rows.sort(key=lambda r: r[0])
+        dh0 = _C.cat([r[1] for r in dh0_rows], 0) if need[1] else None
+        dc0 = _C.cat([r[2] for r in dh0_rows], 0) if need[2] else None
+        dproj = _C.cat(dgates, 0) if (need[0] or need[3]) else None
+        dw = None
+        if need[3]:
+            h_prev_all = _C.cat([st[4] for st in steps], 0)
+            dw = _C.mm(_C.t(dproj), h_prev_all)  # every step's recurrent weight gradient in one GEMM
+        return (dproj if need[0] else None), dh0, dc0, dw, None, None
+
+
+def _lstm_layer(proj, h0, c0, w_hh, sizes, reverse):
+    if is_grad_enabled() and (proj.requires_grad or h0.requires_grad or c0.requires_grad or w_hh.requires_grad):
+        return _LSTMLayer.apply(proj, h0, c0, w_hh, tuple(sizes), reverse)
+    return _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, False)[0]
+
+
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU: hyper-parameter checks, parameter registration
     (per layer and direction: weight_ih, weight_hh, bias_ih, bias_hh[, weight_hr]), init from
@@ -299,41 +465,6 @@ class RNNBase(Module):
             return (pre.relu() if relu else pre.tanh()), None
         return step
 
-    def _direction(self, xs, sizes, h, c, weights, reverse, step):
-        """Runs one direction of one layer over the steps xs (sizes[t] rows each, sorted sequences first);
-        returns (outputs [sum(sizes), H_out], final h, final c) with each sequence's state at its own length."""
-        w_hh_t, b_hh, w_hr = weights
-        out = [None] * len(sizes)
-        if not reverse:
-            done_h, done_c = [], []
-            for t, b in enumerate(sizes):
-                if b < h.shape[0]:  # the shortest sequences have ended: their state is final
-                    done_h.append(h[b:])
-                    h = h[:b]
-                    if c is not None:
-                        done_c.append(c[b:])
-                        c = c[:b]
-                h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
-                out[t] = h
-            if done_h:
-                h = cat([h] + done_h[::-1], 0)
-                c = cat([c] + done_c[::-1], 0) if c is not None else None
-        else:
-            h_all, c_all = h, c
-            first = sizes[-1]
-            if first < h_all.shape[0]:
-                h = h_all[:first]
-                c = c_all[:first] if c_all is not None else None
-            for t in range(len(sizes) - 1, -1, -1):
-                b = sizes[t]
-                if b > h.shape[0]:  # longer sequences start (in reverse time) from their initial state
-                    h = cat([h, h_all[h.shape[0]:b]], 0)
-                    if c is not None:
-                        c = cat([c, c_all[c.shape[0]:b]], 0)
-                h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
-                out[t] = h
-        return cat(out, 0), h, c
-
     def _run(self, x, sizes, h0, c0):
         """x [sum(sizes), in] (the steps one after another), h0 [layers * dirs, batch, H_out], c0 like h0 with
         hidden_size (LSTM) or None. Returns (outputs [sum(sizes), dirs * H_out], h_n, c_n or None)."""
@@ -351,10 +482,12 @@ class RNNBase(Module):
                 proj = F.linear(x, w_ih, b_ih)  # every time step's input projection in one matmul
                 h = h0[idx]
                 c = c0[idx] if c0 is not None else None
-                if sizes:
+                if sizes and self.mode == "LSTM" and w_hr is None:
+                    out, h, c = _lstm_layer(proj, h, c, w_hh, sizes, direction == 1)
+                elif sizes:
                     w_rec = w_hh if self.mode == "GRU" else w_hh.t()
-                    out, h, c = self._direction(_steps(proj, sizes), sizes, h, c, (w_rec, b_hh, w_hr),
-                                                direction == 1, step)
+                    out, h, c = _run_direction(_steps(proj, sizes), sizes, h, c, (w_rec, b_hh, w_hr),
+                                               direction == 1, step)
                 else:
                     out = x.new_zeros((0, real_hidden))
                 outputs.append(out)
