@@ -1,7 +1,6 @@
 """Adadelta, RAdam, ASGD, Rprop, SparseAdam and LBFGS: float64 runs against numpy implementations of the documented
 updates (no torch needed), against torch.optim in float64 and float32 when PyTorch is installed (weight decay,
 maximize, parameter groups), state_dict round trips that resume bit-identically, and argument validation."""
-import copy
 import math
 
 import numpy as np
@@ -660,13 +659,16 @@ def test_lbfgs_matches_torch_iterates(problem, x0, kw):
     np.testing.assert_allclose(st["ro"], [float(r) for r in tst["ro"]], rtol=1e-8)
 
 
-def test_lbfgs_state_dict_round_trip_and_pytorch_state_resume():
+def test_lbfgs_state_dict_round_trip_and_pytorch_state_resume(tmp_path):
     x0 = (-1.2, 1.0)
-    full, _ = lbfgs_run(ember, "rosenbrock", 5, x0, line_search_fn="strong_wolfe", max_iter=3)
-    first, opt = lbfgs_run(ember, "rosenbrock", 2, x0, line_search_fn="strong_wolfe", max_iter=3)
-    sd = copy.deepcopy(opt.state_dict())
+    kw = dict(line_search_fn="strong_wolfe", max_iter=3, max_eval=8)
+    full, _ = lbfgs_run(ember, "rosenbrock", 5, x0, **kw)
+    first, opt = lbfgs_run(ember, "rosenbrock", 2, x0, **kw)
+    ember.save(opt.state_dict(), tmp_path / "lbfgs.pt")  # history lists, floats and tensors
+    sd = ember.load(tmp_path / "lbfgs.pt")
+    assert len(sd["state"][0]["old_dirs"]) == 5 and "al" in sd["state"][0]
     x = ember.tensor(first[-1], dtype=ember.float64, requires_grad=True)
-    opt2 = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=3)
+    opt2 = optim.LBFGS([x], **kw)
     opt2.load_state_dict(sd)
 
     def closure():
@@ -682,7 +684,7 @@ def test_lbfgs_state_dict_round_trip_and_pytorch_state_resume():
     np.testing.assert_array_equal(np.array(rest), full[2:])
 
     torch = pytest.importorskip("torch")
-    tfirst, topt = lbfgs_run(torch, "rosenbrock", 2, x0, line_search_fn="strong_wolfe", max_iter=3)
+    tfirst, topt = lbfgs_run(torch, "rosenbrock", 2, x0, **kw)
     tsd = topt.state_dict()
 
     def conv(v):
@@ -691,7 +693,7 @@ def test_lbfgs_state_dict_round_trip_and_pytorch_state_resume():
         return [conv(u) for u in v] if isinstance(v, list) else v
 
     x = ember.tensor(tfirst[-1], dtype=ember.float64, requires_grad=True)
-    opt3 = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=3)
+    opt3 = optim.LBFGS([x], **kw)
     opt3.load_state_dict({"param_groups": tsd["param_groups"],
                           "state": {k: {n: conv(v) for n, v in st.items()} for k, st in tsd["state"].items()}})
     for _ in range(3):

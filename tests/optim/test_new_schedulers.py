@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.optim import SGD, Adam, lr_scheduler as S
+from ember.optim import lr_scheduler as S
 
 ITERS = 40
 
