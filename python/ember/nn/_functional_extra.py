@@ -83,10 +83,20 @@ def _clamped_norm(x, dim, eps):
     return n + (nd.clamp_min(eps) - nd)
 
 
+def _broadcast_shape(a, b):
+    nd = max(len(a), len(b))
+    a, b = (1,) * (nd - len(a)) + a, (1,) * (nd - len(b)) + b
+    for i, (m, n) in enumerate(zip(a, b)):
+        if m != n and m != 1 and n != 1:
+            raise RuntimeError("The size of tensor a (%d) must match the size of tensor b (%d) at non-singleton "
+                               "dimension %d" % (m, n, i))
+    return tuple(n if m == 1 else m for m, n in zip(a, b))
+
+
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim, inputs broadcast against each other."""
     x1, x2 = _float_operands(x1, x2, "cosine_similarity")
-    shape = tuple(np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape)))
+    shape = _broadcast_shape(tuple(x1.shape), tuple(x2.shape))
     if tuple(x1.shape) != shape:
         x1 = x1.expand(shape)
     if tuple(x2.shape) != shape:
@@ -98,9 +108,11 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim of the broadcast inputs."""
     check_tensor(x1, "pairwise_distance", "x1")
     check_tensor(x2, "pairwise_distance", "x2")
+    dtype = _C.promote_types(x1.dtype, x2.dtype)
+    if not dtype.is_floating_point:
+        # PyTorch takes the norm of the integral difference (eps does not promote it) and rejects it
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got %s" % dtype)
     d = x1 - x2 + eps
-    if not d.dtype.is_floating_point:
-        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got %s" % d.dtype)
     if d.dim() == 0:
         return d.abs() if p != 0 else (d != 0).to(d.dtype)
     return d.norm(p, -1, keepdim=keepdim)
