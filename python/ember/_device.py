@@ -1,7 +1,8 @@
 """ember.device: where a tensor lives. Only 'cpu' has memory today; 'cuda' devices can be named (and
 error clearly when used) so that device-agnostic code runs unchanged on CPU."""
 
-__all__ = ["device", "layout", "strided"]
+__all__ = ["device", "layout", "strided", "memory_format", "contiguous_format", "preserve_format", "channels_last",
+           "channels_last_3d"]
 
 
 class device:
@@ -68,6 +69,27 @@ class layout:
 
 
 strided = layout("strided")
+
+
+class memory_format:
+    """How a copy lays out its dims in memory (``ember.contiguous_format``, ``ember.channels_last``, ...)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "ember." + self._name
+
+    def __reduce__(self):
+        return self._name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
 _CPU = device("cpu")
 
 

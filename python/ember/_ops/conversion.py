@@ -1,9 +1,9 @@
 """dtype/device conversion methods: to(), float(), double(), ..., cpu(), cuda()."""
-from .. import _C
+from .. import _C, _device as _dev
 from .._device import _check_device, device as _device_cls
 from .._tensor import Tensor
 from .creation import _dtype
-from .pointwise import to_dtype
+from .pointwise import _in_format, _suggest_format, to_dtype
 from ._util import method
 
 
@@ -13,7 +13,7 @@ def _to(self, *args, **kwargs):
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    memory_format = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError("to() got unexpected keyword arguments %s" % sorted(kwargs))
     for a in args:
@@ -24,15 +24,20 @@ def _to(self, *args, **kwargs):
         elif isinstance(a, (str, _device_cls, int)) and not isinstance(a, bool):
             device = a
     _check_device(device)
-    if dtype is None:
-        return _C.clone(self) if copy and not self._requires_grad else (self.clone() if copy else self)
-    return to_dtype(self, _dtype(dtype), copy)
+    dtype = self.dtype if dtype is None else _dtype(dtype)
+    if memory_format is None or memory_format is _dev.preserve_format:
+        return to_dtype(self, dtype, copy)
+    if dtype is self.dtype and not copy and _suggest_format(self) is memory_format:
+        return self  # as in PyTorch: to() copies only to change dtype, or a layout it recognises
+    out = to_dtype(self, dtype)
+    return out.clone(memory_format=memory_format) if out is self or not _in_format(out, memory_format) else out
 
 
 method("to", _to)
 for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16), ("bfloat16", _C.bfloat16),
                    ("long", _C.int64), ("int", _C.int32), ("bool", _C.bool), ("byte", _C.uint8)]:
-    method(_name, lambda self, memory_format=None, _dt=_dt: to_dtype(self, _dt))
+    method(_name, lambda self, memory_format=None, _dt=_dt: to_dtype(self, _dt) if memory_format is None else
+           _to(self, _dt, memory_format=memory_format))
 
 
 def _cpu(self, memory_format=None):

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _device as _dev
 from .._tensor import Tensor
 from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
@@ -1043,7 +1043,11 @@ method("equal", equal)
 
 
 class Clone(Function):
-    forward = staticmethod(_C.clone)
+    """A copy made by copy_fn (clone, contiguous, a memory-format copy); its gradient passes through."""
+
+    @staticmethod
+    def forward(x, copy_fn):
+        return copy_fn(x)
 
     @staticmethod
     def setup_context(ctx, inputs, out):
@@ -1051,27 +1055,125 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        return g, None
+
+
+# dim orders (outermost first) of the channels-last formats: N, spatial dims, C
+_CHANNELS_LAST = {_dev.channels_last: (4, (0, 2, 3, 1)), _dev.channels_last_3d: (5, (0, 2, 3, 4, 1))}
+
+
+def _format_strides(shape, memory_format):
+    """The strides a dense tensor of shape has in memory_format (contiguous_format or channels_last*)."""
+    rank, order = _CHANNELS_LAST.get(memory_format, (len(shape), tuple(range(len(shape)))))
+    if len(shape) != rank:
+        raise RuntimeError("required rank %d tensor to use %s format" % (rank, memory_format._name))
+    strides = [0] * rank
+    step = 1
+    for d in reversed(order):
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return tuple(strides)
+
+
+def _in_format(x, memory_format):
+    """Whether x is laid out densely in memory_format (size-1 dims may have any stride, as in PyTorch)."""
+    if memory_format is _dev.contiguous_format:
+        return x.is_contiguous()
+    if x.numel() == 0:
+        return True
+    want = _format_strides(x._shape, memory_format)
+    return all(n == 1 or s == w for n, s, w in zip(x._shape, x.stride(), want))
+
+
+def _suggest_format(x):
+    """The memory format x is laid out in, as PyTorch suggests it (its strides-like-channels-last rule:
+    strides non-decreasing from C through the spatial dims to N, N111 shapes excluded), else contiguous."""
+    for fmt, (rank, order) in _CHANNELS_LAST.items():
+        if x.dim() != rank:
+            continue
+        shape, strides = x._shape, x.stride()
+        if strides[1] == 0:
+            break
+        low = 0
+        for d in reversed(order):
+            if shape[d] == 0 or strides[d] < low or (d == 0 and low == strides[1]):
+                break
+            low = strides[d] * (shape[d] if shape[d] > 1 else 1)
+        else:
+            return fmt
+    return _dev.contiguous_format
+
+
+def _fresh_contiguous(x):
+    # _C.contiguous returns x itself when it is contiguous already; a clone must not
+    return _C.clone(x) if x.is_contiguous() else _C.contiguous(x)
+
+
+def _copy_fn(memory_format, op):
+    """The non-differentiable copy for memory_format: preserve_format keeps a dense layout (_C.clone)."""
+    if memory_format is None or memory_format is _dev.preserve_format:
+        return _C.clone
+    if memory_format is _dev.contiguous_format:
+        return _fresh_contiguous
+    if memory_format in _CHANNELS_LAST:
+        order = _CHANNELS_LAST[memory_format][1]
+        inverse = tuple(order.index(d) for d in range(len(order)))
+        return lambda x: _C.permute(_fresh_contiguous(_C.permute(x, order)), inverse)
+    raise TypeError("%s(): argument 'memory_format' must be an ember.memory_format, not %r" % (op, memory_format))
+
+
+def _copy_as(x, memory_format, op):
+    copy_fn = _copy_fn(memory_format, op)
+    if memory_format in _CHANNELS_LAST:
+        _format_strides(x._shape, memory_format)  # rank check
+    return Clone.apply(x, copy_fn) if _state.enabled and x._requires_grad else copy_fn(x)
 
 
 @export
 def clone(input, *, memory_format=None):
-    """A copy of input (differentiable)."""
+    """A copy of input (differentiable); preserve_format (the default) keeps a dense input's strides."""
     check_tensor(input, "clone")
-    return Clone.apply(input) if _state.enabled and input._requires_grad else _C.clone(input)
+    if memory_format is None and not (_state.enabled and input._requires_grad):
+        return _C.clone(input)
+    return _copy_as(input, memory_format, "clone")
 
 
-method("clone", lambda self, *, memory_format=None: Clone.apply(self) if _state.enabled and self._requires_grad
-       else _C.clone(self))
+method("clone", lambda self, *, memory_format=None: clone(self, memory_format=memory_format))
 
 
 def _contiguous(self, memory_format=None):
-    if self.is_contiguous():
+    """self when it is already laid out in memory_format (default contiguous_format), else a copy that is."""
+    if memory_format is None or memory_format is _dev.contiguous_format:
+        if self.is_contiguous():
+            return self
+        return Clone.apply(self, _C.contiguous) if _state.enabled and self._requires_grad else _C.contiguous(self)
+    if memory_format is _dev.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if memory_format not in _CHANNELS_LAST:
+        raise TypeError("contiguous(): argument 'memory_format' must be an ember.memory_format, not %r"
+                        % (memory_format,))
+    if _in_format(self, memory_format):
         return self
-    return Clone.apply(self) if _state.enabled and self._requires_grad else _C.contiguous(self)
+    return _copy_as(self, memory_format, "contiguous")
 
 
+def _is_contiguous(self, memory_format=None):
+    """Whether the elements lie densely in row-major order (or in memory_format's order)."""
+    if memory_format is None:
+        return _TensorBase_is_contiguous(self)
+    if memory_format is _dev.preserve_format:
+        raise RuntimeError("is_contiguous(): preserve_format is not a valid memory format to check against")
+    if memory_format is not _dev.contiguous_format and memory_format not in _CHANNELS_LAST:
+        raise TypeError("is_contiguous(): argument 'memory_format' must be an ember.memory_format, not %r"
+                        % (memory_format,))
+    if memory_format in _CHANNELS_LAST and self.dim() != _CHANNELS_LAST[memory_format][0]:
+        return False
+    return _in_format(self, memory_format)
+
+
+_TensorBase_is_contiguous = _C.TensorBase.is_contiguous
 method("contiguous", _contiguous)
+method("is_contiguous", _is_contiguous)
 
 
 def _copy_(self, src, non_blocking=False):
@@ -1130,7 +1232,9 @@ class ToDtype(Function):
 
 def to_dtype(x, dtype, copy=False):
     if x.dtype is dtype:
-        return _C.to_dtype(x, dtype, True) if copy else x
+        if not copy:
+            return x
+        return Clone.apply(x, _C.clone) if _state.enabled and x._requires_grad else _C.clone(x)
     if _state.enabled and x._requires_grad and dtype.is_floating_point:
         return ToDtype.apply(x, dtype)
     return _C.to_dtype(x, dtype, copy)

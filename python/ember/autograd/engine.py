@@ -48,13 +48,10 @@ def _accumulate(acc, g, create_graph):
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
             var.grad = g if g.is_contiguous() else g.contiguous()
-        elif g.stride() != var.stride() and var.is_contiguous():
-            # the gradient takes the parameter's layout (as in PyTorch), so grad.view(...) works like on
-            # the parameter and fused optimizers need no copies
-            var.grad = _C.empty_strided(var.shape, var.stride(), g.dtype)
-            _C.copy_(var.grad, g)
-        else:
+        elif g.stride() == var.stride() and g.numel():
             var.grad = _C.clone(g)
+        else:
+            var.grad = _grad_in_layout_of(var, g)
     elif create_graph:
         var.grad = var.grad + g
     else:
@@ -63,6 +60,29 @@ def _accumulate(acc, g, create_graph):
     if post:
         for fn in list(post.values()):
             fn(var)
+
+
+def _grad_in_layout_of(var, g):
+    """A copy of g laid out like var when var is dense (as in PyTorch), so grad.view(...) works like on the
+    parameter and fused optimizers need no copies; row-major when var overlaps itself or has gaps."""
+    if g.numel() == 0:
+        # nothing to copy; a zero-size leaf may carry zero strides, which in-place kernels refuse to write
+        return _C.empty(var.shape, g.dtype)
+    if var.is_contiguous() or not _dense(var):
+        return _C.clone(g) if g.is_contiguous() else _C.contiguous(g)
+    out = _C.empty_strided(var.shape, var.stride(), g.dtype)
+    _C.copy_(out, g)
+    return out
+
+
+def _dense(t):
+    """Whether t's elements fill a block of memory exactly once (some order of its dims is row-major)."""
+    step = 1
+    for stride, size in sorted((st, s) for s, st in zip(t.shape, t.stride()) if s != 1):
+        if stride != step:
+            return False
+        step *= size
+    return True
 
 
 def _zero_grads(params, set_to_none):
