@@ -15,10 +15,10 @@ _NP_TO_DTYPE = {
     np.dtype(np.float32): _C.float32, np.dtype(np.float64): _C.float64, np.dtype(np.float16): _C.float16,
     np.dtype(np.int64): _C.int64, np.dtype(np.int32): _C.int32, np.dtype(np.uint8): _C.uint8,
     np.dtype(np.bool_): _C.bool,
-    # widened: Ember has no 8/16-bit signed or wide unsigned integer types
-    np.dtype(np.int8): _C.int32, np.dtype(np.int16): _C.int32, np.dtype(np.uint16): _C.int32,
-    np.dtype(np.uint32): _C.int64, np.dtype(np.uint64): _C.int64,
 }
+# numpy integer types Ember has no dtype for (yet): refused rather than silently widened
+_NP_UNSUPPORTED_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.uint16, np.uint32, np.uint64))
+_SUPPORTED_NP_NAMES = "float64, float32, float16, int64, int32, uint8, and bool"
 _DTYPE_TO_NP = {
     _C.float32: np.float32, _C.float64: np.float64, _C.float16: np.float16, _C.int64: np.int64,
     _C.int32: np.int32, _C.uint8: np.uint8, _C.bool: np.bool_,
@@ -38,9 +38,13 @@ def _dtype(dtype, default=None):
     if dtype is bool:
         return _C.bool
     try:
-        d = _NP_TO_DTYPE.get(np.dtype(dtype))
+        npd = np.dtype(dtype)
     except TypeError:
-        d = None
+        npd = None
+    d = _NP_TO_DTYPE.get(npd)
+    if npd in _NP_UNSUPPORTED_INTS:
+        raise TypeError("dtype %s is not supported: Ember has no %s dtype; supported types are %s"
+                        % (npd.name, npd.name, _SUPPORTED_NP_NAMES))
     if d is None:
         raise TypeError("dtype must be an ember.dtype (e.g. ember.float32), got %r" % (dtype,))
     return d
@@ -52,19 +56,16 @@ def _finish(t, requires_grad):
     return t
 
 
-def _infer_numpy(data):
-    """data (nested sequences / numbers / arrays) -> (numpy array, dtype ember infers for it)."""
+def _infer_numpy(data, dtype=None):
+    """data (nested sequences / numbers / arrays) -> (numpy array, dtype ember infers for it). With an explicit
+    dtype, numpy integer types Ember lacks are accepted: they are converted to dtype, not silently widened."""
     if isinstance(data, np.ndarray):
-        arr = data
-        if arr.dtype.kind == "c":
-            raise TypeError("can't convert complex numpy arrays: Ember has no complex dtypes")
-        if arr.dtype not in _NP_TO_DTYPE:
-            raise TypeError("can't convert np.ndarray of type %s. The only supported types are: float64, float32, "
-                            "float16, int64, int32, int16, int8, uint8, and bool." % arr.dtype)
-        return arr, _NP_TO_DTYPE[arr.dtype]
+        if dtype is not None and data.dtype in _NP_UNSUPPORTED_INTS:
+            return data, dtype
+        return data, _numpy_dtype(data.dtype)
     if isinstance(data, np.generic):
         arr = np.asarray(data)
-        return _infer_numpy(arr)
+        return _infer_numpy(arr, dtype)
     if isinstance(data, bool):
         return np.asarray(data, dtype=np.bool_), _C.bool
     if isinstance(data, numbers.Integral):
@@ -89,9 +90,30 @@ def _infer_numpy(data):
             return arr, _C.get_default_dtype()
         if arr.dtype == np.float64 and "tensor64" not in kinds and "np64" not in kinds:
             return arr, _C.get_default_dtype()
-    if arr.dtype not in _NP_TO_DTYPE:
-        raise TypeError("Could not convert data of numpy type %s" % arr.dtype)
-    return arr, _NP_TO_DTYPE[arr.dtype]
+    if arr.dtype == np.uint64 and _first_leaf(data).__class__ is int:
+        raise RuntimeError("Overflow when unpacking long: %s does not fit in int64" % arr.max())
+    if dtype is not None and arr.dtype in _NP_UNSUPPORTED_INTS:
+        return arr, dtype
+    return arr, _numpy_dtype(arr.dtype, "numpy data")
+
+
+def _numpy_dtype(npd, what="np.ndarray"):
+    """The ember dtype of a numpy dtype; a clear error (as PyTorch words it) for the types Ember lacks."""
+    d = _NP_TO_DTYPE.get(npd)
+    if d is not None:
+        return d
+    if npd.kind == "c":
+        raise TypeError("can't convert %s of type numpy.%s: Ember has no complex dtypes. The only "
+                        "supported types are: %s." % (what, npd.name, _SUPPORTED_NP_NAMES))
+    if npd.byteorder not in "=|" and _NP_TO_DTYPE.get(npd.newbyteorder("=")) is not None:
+        raise ValueError("given numpy array has byte order different from the native byte order. Conversion "
+                         "between byte orders is currently not supported.")
+    if npd in _NP_UNSUPPORTED_INTS:
+        raise TypeError("can't convert %s of type numpy.%s: Ember has no %s dtype yet (convert it first, e.g. "
+                        "with .astype(np.int64), or pass dtype=). The only supported types are: %s."
+                        % (what, npd.name, npd.name, _SUPPORTED_NP_NAMES))
+    raise TypeError("can't convert %s of type numpy.%s. The only supported types are: %s."
+                    % (what, npd.name if npd.kind not in "USV" else npd.type.__name__, _SUPPORTED_NP_NAMES))
 
 
 def _first_leaf(data):
@@ -129,7 +151,13 @@ def _from_array(arr, dtype):
         return _C.to_dtype(t, _C.bfloat16, False)
     target = _DTYPE_TO_NP[dtype]
     copy = np.array(arr, dtype=target, order="C", copy=True)
-    return _C.from_numpy(copy)
+    return _wrap_numpy(copy, dtype)
+
+
+def _wrap_numpy(arr, dtype):
+    """_C.from_numpy(arr), except that an empty array becomes a fresh contiguous tensor: numpy gives empty
+    arrays zero strides, which the in-place kernels refuse to write (so fill_/add_/grads would fail)."""
+    return _C.from_numpy(arr) if arr.size else _C.empty(arr.shape, dtype)
 
 
 @export
@@ -142,7 +170,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if t is data:
             t = _C.clone(data)
         return _finish(t, requires_grad)
-    arr, inferred = _infer_numpy(data)
+    arr, inferred = _infer_numpy(data, dtype)
     return _finish(_from_array(arr, dtype or inferred), requires_grad)
 
 
@@ -155,9 +183,8 @@ def as_tensor(data, dtype=None, device=None):
         return data if dtype is None or dtype is data.dtype else data.to(dtype)
     if isinstance(data, np.ndarray):
         nd = _NP_TO_DTYPE.get(data.dtype)
-        native = nd is not None and np.dtype(_DTYPE_TO_NP[nd]) == data.dtype and data.dtype.isnative
-        if native and (dtype is None or dtype is nd) and all(s >= 0 for s in data.strides):
-            return _C.from_numpy(data)
+        if nd is not None and (dtype is None or dtype is nd) and all(s >= 0 for s in data.strides):
+            return _wrap_numpy(data, nd)
     return tensor(data, dtype=dtype)
 
 
@@ -170,7 +197,7 @@ def from_numpy(ndarray):
     """A tensor sharing memory with ndarray (changes to one show in the other)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError("expected np.ndarray (got %s)" % type(ndarray).__name__)
-    return _C.from_numpy(ndarray)
+    return _wrap_numpy(ndarray, _numpy_dtype(ndarray.dtype))
 
 
 def _full(size, value, dtype, requires_grad, out, device):
@@ -347,23 +374,23 @@ def _legacy_new(cls, *args, **kwargs):
 # ---------------------------------------------------------------------- new_* methods
 
 
-def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
