@@ -14,8 +14,8 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from .._ops import pointwise as _pw
 from .._ops._util import check_tensor
-from .._ops.creation import tensor as _tensor, zeros as _zeros
-from .._ops.shape import stack as _stack
+from .._ops.creation import arange as _arange, tensor as _tensor, zeros as _zeros
+from .._ops.shape import cat as _cat, stack as _stack
 
 __all__ = ["ctc_loss", "one_hot", "normalize", "cosine_similarity", "pairwise_distance"]
 
@@ -134,22 +134,12 @@ def _lse(*xs):
 
 
 def _shift(x, k):
-    """x shifted right by k along the last dim (x[..., s - k]), -inf filled."""
-    if k >= x.shape[-1]:
+    """x shifted along the last dim with -inf filled in: x[..., s - k] for k > 0, x[..., s + |k|] for k < 0."""
+    n = x.shape[-1]
+    if abs(k) >= n:
         return x.new_full(x.shape, _NEG_INF)
-    return _cat_last(x.new_full(tuple(x.shape[:-1]) + (k,), _NEG_INF), x[..., :x.shape[-1] - k])
-
-
-def _unshift(x, k):
-    """x shifted left by k along the last dim (x[..., s + k]), -inf filled."""
-    if k >= x.shape[-1]:
-        return x.new_full(x.shape, _NEG_INF)
-    return _cat_last(x[..., k:], x.new_full(tuple(x.shape[:-1]) + (k,), _NEG_INF))
-
-
-def _cat_last(a, b):
-    from .._ops.shape import cat
-    return cat([a, b], -1)
+    fill = x.new_full(tuple(x.shape[:-1]) + (abs(k),), _NEG_INF)
+    return _cat([fill, x[..., :n - k]], -1) if k > 0 else _cat([x[..., -k:], fill], -1)
 
 
 class CtcLoss(Function):
@@ -161,7 +151,7 @@ class CtcLoss(Function):
     def forward(ctx, log_probs, ext, skip, in_len, tgt_len, zero_infinity):
         t_max, n, _ = log_probs.shape
         lp_ext = log_probs.gather(2, ext.unsqueeze(0).expand(t_max, n, ext.shape[1]))   # [T, N, L]
-        pos = _arange_like(ext.shape[1], ext).unsqueeze(0)
+        pos = _arange(ext.shape[1], device=ext.device).unsqueeze(0)
         alpha = lp_ext[0].masked_fill(pos >= 2, _NEG_INF)
         alphas = [alpha]
         no_skip = skip.logical_not()
@@ -177,28 +167,28 @@ class CtcLoss(Function):
         # an empty input aligns only with an empty target
         empty_in = in_len == 0
         nll = _pw.where(empty_in, _pw.where(tgt_len == 0, 0.0, float("inf")).to(nll.dtype), nll)
-        ctx.save_for_backward(log_probs, ext, skip, in_len, tgt_len)
-        ctx.alpha, ctx.lp_ext, ctx.nll, ctx.zero_infinity = alpha, lp_ext, nll, zero_infinity
+        # saved (not kept as attributes) so that the [T, N, L] intermediates are freed after backward
+        ctx.save_for_backward(log_probs, ext, skip, in_len, tgt_len, alpha, lp_ext, nll)
+        ctx.zero_infinity = zero_infinity
         if zero_infinity:
             nll = nll.masked_fill(nll == float("inf"), 0.0)
         return nll
 
     @staticmethod
     def backward(ctx, g):
-        log_probs, ext, skip, in_len, tgt_len = ctx.saved_tensors
-        alpha, lp_ext, nll = ctx.alpha, ctx.lp_ext, ctx.nll
+        log_probs, ext, skip, in_len, tgt_len, alpha, lp_ext, nll = ctx.saved_tensors
         t_max, n, c = log_probs.shape
         length = ext.shape[1]
-        pos = _arange_like(length, ext).unsqueeze(0)
+        pos = _arange(length, device=ext.device).unsqueeze(0)
         # beta_t(s): log-probability of emitting the rest of the target from state s at time t (including y_t)
         ends = _pw.logical_or(pos == 2 * tgt_len.reshape(n, 1),
                               _pw.logical_and(pos == 2 * tgt_len.reshape(n, 1) - 1, tgt_len.reshape(n, 1) > 0))
-        no_skip_next = _unshift(skip.to(log_probs.dtype), 2) != 1      # s -> s + 2 not allowed
+        no_skip_next = _shift(skip.to(log_probs.dtype), -2) != 1      # s -> s + 2 not allowed
         last_t = (in_len - 1).reshape(n, 1)
         beta = lp_ext[t_max - 1].new_full((n, length), _NEG_INF)
         betas = [None] * t_max
         for t in range(t_max - 1, -1, -1):
-            rec = _lse(beta, _unshift(beta, 1), _unshift(beta, 2).masked_fill(no_skip_next, _NEG_INF)) + lp_ext[t]
+            rec = _lse(beta, _shift(beta, -1), _shift(beta, -2).masked_fill(no_skip_next, _NEG_INF)) + lp_ext[t]
             init = lp_ext[t].masked_fill(ends.logical_not(), _NEG_INF)
             beta = _pw.where(last_t == t, init, rec.masked_fill(last_t < t, _NEG_INF))
             betas[t] = beta
@@ -213,12 +203,7 @@ class CtcLoss(Function):
         return grad, None, None, None, None, None
 
 
-def _arange_like(n, like):
-    from .._ops.creation import arange
-    return arange(n, device=like.device)
-
-
-def _lengths(v, name, n_expected, batched):
+def _lengths(v, name, n_expected):
     """input_lengths / target_lengths (a tensor, a sequence of ints, or an int when unbatched) -> list of ints."""
     if isinstance(v, Tensor):
         if v.dtype.is_floating_point or v.dtype is _C.bool:
@@ -265,8 +250,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     t_max, n, c = lp.shape
     if not 0 <= blank < c:
         raise RuntimeError("blank must be in label range")
-    il = _lengths(input_lengths, "input_lengths", n, batched)
-    tl = _lengths(target_lengths, "target_lengths", n, batched)
+    il = _lengths(input_lengths, "input_lengths", n)
+    tl = _lengths(target_lengths, "target_lengths", n)
     for v in il:
         if v > t_max:
             raise RuntimeError("Expected input_lengths to have value at most %d, but got value %d (while checking "

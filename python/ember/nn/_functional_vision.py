@@ -143,15 +143,20 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 # ------------------------------------------------------------------------------------------------ pixel shuffle
 
 
+def _shuffle_args(input, factor, op, name):
+    check_tensor(input, op)
+    r = _int_arg(factor, op, name)
+    if input.dim() < 3:
+        raise RuntimeError("%s expects input to have at least 3 dimensions, but got input with %d dimension(s)"
+                           % (op, input.dim()))
+    if r <= 0:
+        raise RuntimeError("%s expects a positive %s, but got %d" % (op, name, r))
+    return r
+
+
 def pixel_shuffle(input, upscale_factor):
     """[*, C * r^2, H, W] -> [*, C, H * r, W * r]: each group of r^2 channels becomes an r x r pixel block."""
-    check_tensor(input, "pixel_shuffle")
-    r = _int_arg(upscale_factor, "pixel_shuffle", "upscale_factor")
-    if input.dim() < 3:
-        raise RuntimeError("pixel_shuffle expects input to have at least 3 dimensions, but got input with %d "
-                           "dimension(s)" % input.dim())
-    if r <= 0:
-        raise RuntimeError("pixel_shuffle expects a positive upscale_factor, but got %d" % r)
+    r = _shuffle_args(input, upscale_factor, "pixel_shuffle", "upscale_factor")
     c, h, w = input.shape[-3:]
     if c % (r * r):
         raise RuntimeError("pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
@@ -165,13 +170,7 @@ def pixel_shuffle(input, upscale_factor):
 
 def pixel_unshuffle(input, downscale_factor):
     """[*, C, H * r, W * r] -> [*, C * r^2, H, W], the inverse of pixel_shuffle."""
-    check_tensor(input, "pixel_unshuffle")
-    r = _int_arg(downscale_factor, "pixel_unshuffle", "downscale_factor")
-    if input.dim() < 3:
-        raise RuntimeError("pixel_unshuffle expects input to have at least 3 dimensions, but got input with %d "
-                           "dimension(s)" % input.dim())
-    if r <= 0:
-        raise RuntimeError("pixel_unshuffle expects a positive downscale_factor, but got %d" % r)
+    r = _shuffle_args(input, downscale_factor, "pixel_unshuffle", "downscale_factor")
     c, h, w = input.shape[-3:]
     if h % r:
         raise RuntimeError("pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)=%d "
@@ -290,14 +289,15 @@ def _aa_taps(n, out, scale, align_corners, dt, cubic):
 def _apply_taps(x, dim, idx, w):
     """out[..., o, ...] = sum_k w[o, k] * x[..., idx[o, k], ...] along dim."""
     out, k = idx.shape
-    g = x.index_select(dim, _index(idx.reshape(-1), x))
     if w is None:
-        return g
+        return x.index_select(dim, _index(idx.reshape(-1), x))
+    # taps-major ([k, out]) so that the sum runs over an outer axis, never over a tiny innermost one
+    g = x.index_select(dim, _index(idx.T.reshape(-1), x))
     shape = list(x.shape)
-    shape[dim:dim + 1] = [out, k]
+    shape[dim:dim + 1] = [k, out]
     wshape = [1] * len(shape)
-    wshape[dim], wshape[dim + 1] = out, k
-    return (g.reshape(shape) * _host(w, x).reshape(wshape)).sum(dim + 1)
+    wshape[dim], wshape[dim + 1] = k, out
+    return (g.reshape(shape) * _host(w.T, x).reshape(wshape)).sum(dim)
 
 
 def _is_int(v):
