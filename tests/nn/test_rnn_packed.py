@@ -122,6 +122,8 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="Expected total_length to be at least the length of the longest"):
         R.pad_packed_sequence(packed, total_length=2)
     lstm = nn.LSTM(3, 4)
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        lstm(ember.randn(0, 2, 3))
     with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
         lstm(R.pack_sequence(_seqs([2, 1], feat=5)))
     with pytest.raises(RuntimeError, match="Expected hidden size"):

@@ -15,7 +15,6 @@ from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ..._ops.creation import zeros
 from ..._ops.linalg import addmm
-from ..._ops.pointwise import _sigmoid_bw, _tanh_bw
 from ..._ops.shape import cat, stack
 from .. import functional as F
 from .. import init
@@ -53,56 +52,68 @@ def _gru_step(x_proj, h, w_hh, b_hh):
 
 
 def _lstm_gates(gates, c):
-    """Differentiable (i, f, g, o, c', tanh(c')) from pre-activations [N, 4H] and the cell state."""
+    """Differentiable (h', c') from pre-activations [N, 4H] and the cell state (the composite form)."""
     i, f, g, o = gates.chunk(4, -1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c_new = f * c + i * g
-    return i, f, g, o, c_new, c_new.tanh()
+    c_new = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c_new.tanh(), c_new
+
+
+def _lstm_cell_forward(gates, c):
+    """Kernels only: (h', c', sigmoid(gates), tanh(g), tanh(c')) for gates [N, 4H] in PyTorch's order i, f, g, o."""
+    hs = c._shape[-1]
+    act = _C.sigmoid(gates)
+    g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
+    c_new = _C.addcmul(_C.mul(_C.narrow(act, 1, hs, hs), c), _C.narrow(act, 1, 0, hs), g, 1.0)
+    tc = _C.tanh(c_new)
+    return _C.mul(_C.narrow(act, 1, 3 * hs, hs), tc), c_new, act, g, tc
+
+
+def _lstm_cell_backward(dh, dc, act, g, c, tc):
+    """Kernels only: (d gates, d c) of one step from the gradients of its h' and c'."""
+    hs = c._shape[-1]
+    i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
+    dc = _C.add(dc, _C.tanh_backward(_C.mul(dh, o), tc))
+    dgates = _C.cat([_C.sigmoid_backward(_C.mul(dc, g), i), _C.sigmoid_backward(_C.mul(dc, c), f),
+                     _C.tanh_backward(_C.mul(dc, i), g), _C.sigmoid_backward(_C.mul(dh, tc), o)], 1)
+    return dgates, _C.mul(dc, f)
+
+
+def _composite_backward(fn, inputs, need, grads):
+    """Gradients of fn(*inputs) (the differentiable composite form of a fused node) with a graph, for
+    create_graph=True: higher-order gradients then come from the composite ops."""
+    from ...autograd import grad
+    wanted = [t for t, n in zip(inputs, need) if n]
+    gs = list(grad(fn(*inputs), wanted, grads, create_graph=True, allow_unused=True))
+    return tuple(gs.pop(0) if n else None for n in need[:len(inputs)])
 
 
 class _LSTMPointwise(Function):
     """The element-wise half of an LSTM step as one graph node: (gates [N, 4H], c) -> (h, c').
 
     Composed from separate ops it would record about a dozen nodes per time step; here forward runs the kernels
-    without recording and backward writes the gate derivatives directly. Under create_graph backward recomputes
-    the activations with differentiable ops, so higher-order gradients stay exact."""
+    without recording and backward writes the gate derivatives directly (through the composite form under
+    create_graph, so higher-order gradients stay exact)."""
 
     @staticmethod
-    def forward(gates, c):
-        hs = c._shape[-1]
-        sig = _C.sigmoid(gates)
-        g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
-        i, f, o = _C.narrow(sig, 1, 0, hs), _C.narrow(sig, 1, hs, hs), _C.narrow(sig, 1, 3 * hs, hs)
-        c_new = _C.addcmul(_C.mul(f, c), i, g, 1.0)
-        tc = _C.tanh(c_new)
-        return _C.mul(o, tc), c_new
-
-    @staticmethod
-    def setup_context(ctx, inputs, out):
-        ctx.save_for_backward(inputs[0], inputs[1])
+    def forward(ctx, gates, c):
+        h, c_new, act, g, tc = _lstm_cell_forward(gates, c)
+        ctx.save_for_backward(gates, c)
+        ctx.cache = (act, g, tc)
+        return h, c_new
 
     @staticmethod
     def backward(ctx, dh, dc):
         gates, c = ctx.saved_tensors
         if is_grad_enabled():
-            i, f, g, o, _, tc = _lstm_gates(gates, c)
-        else:
-            hs = c._shape[-1]
-            sig = _C.sigmoid(gates)
-            i, f, o = _C.narrow(sig, 1, 0, hs), _C.narrow(sig, 1, hs, hs), _C.narrow(sig, 1, 3 * hs, hs)
-            g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
-            tc = _C.tanh(_C.addcmul(_C.mul(f, c), i, g, 1.0))
-        dc = dc + _tanh_bw(dh * o, tc)
-        dgates = cat([_sigmoid_bw(dc * g, i), _sigmoid_bw(dc * c, f), _tanh_bw(dc * i, g),
-                      _sigmoid_bw(dh * tc, o)], 1)
-        return dgates, dc * f
+            return _composite_backward(_lstm_gates, (gates, c), ctx.needs_input_grad, (dh, dc))
+        act, g, tc = ctx.cache
+        return _lstm_cell_backward(dh, dc, act, g, c, tc)
 
 
 def _lstm_pointwise(gates, c):
     if gates.dim() == 2 and c.dim() == 2:
         return _LSTMPointwise.apply(gates, c)
-    _, _, _, o, c_new, tc = _lstm_gates(gates, c)
-    return o * tc, c_new
+    return _lstm_gates(gates, c)
 
 
 class _Steps(Function):
@@ -172,14 +183,12 @@ def _run_direction(xs, sizes, h, c, weights, reverse, step):
 
 
 def _lstm_composite_step(x_t, h, c, w_hh_t, b_hh, w_hr):
-    i, f, g, o, c_new, tc = _lstm_gates(addmm(x_t, h, w_hh_t), c)
-    return o * tc, c_new
+    return _lstm_gates(addmm(x_t, h, w_hh_t), c)
 
 
 def _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, keep):
     """One LSTM direction over packed steps with kernels only (no graph). proj [sum(sizes), 4H] holds every
     step's input projection with both biases. With keep, also returns what backward needs."""
-    hs = h0._shape[-1]
     w_t = _C.contiguous(_C.t(w_hh))  # [H, 4H]: the per-step GEMM runs fastest on a contiguous operand
     offsets = []
     off = 0
@@ -206,12 +215,7 @@ def _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, keep):
             h = _C.cat([h, _C.narrow(h0, 0, rows, b - rows)], 0)
             c = _C.cat([c, _C.narrow(c0, 0, rows, b - rows)], 0)
         gates = _C.addmm(_C.narrow(proj, 0, offsets[t], b), h, w_t, 1.0, 1.0)
-        act = _C.sigmoid(gates)
-        g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
-        i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
-        c_new = _C.addcmul(_C.mul(f, c), i, g, 1.0)
-        tc = _C.tanh(c_new)
-        h_new = _C.mul(o, tc)
+        h_new, c_new, act, g, tc = _lstm_cell_forward(gates, c)
         if keep:
             saved[t] = (act, g, c, tc, h)
         out[t] = h_new
@@ -243,15 +247,9 @@ class _LSTMLayer(Function):
         need = ctx.needs_input_grad
         if is_grad_enabled():
             def composite(p, h, c, w):
-                o, hn, cn = _run_direction(_steps(p, sizes), sizes, h, c, (w.t(), None, None), reverse,
-                                           _lstm_composite_step)
-                return o, hn, cn
-            from ...autograd import grad
-            inputs = (proj, h0, c0, w_hh)
-            wanted = [t for t, n in zip(inputs, need) if n]
-            gs = list(grad(composite(*inputs), wanted, (dout, dh_n, dc_n), create_graph=True, allow_unused=True))
-            return tuple(gs.pop(0) if n else None for n in need[:4]) + (None, None)
-        hs = h0._shape[-1]
+                return _run_direction(_steps(p, sizes), sizes, h, c, (w.t(), None, None), reverse,
+                                      _lstm_composite_step)
+            return _composite_backward(composite, (proj, h0, c0, w_hh), need, (dout, dh_n, dc_n)) + (None, None)
         steps, offsets = ctx.steps, ctx.offsets
         n = len(sizes)
         dgates = [None] * n
@@ -273,13 +271,8 @@ class _LSTMLayer(Function):
             elif b < rows:  # reverse direction: rows b.. started here from the initial state
                 dh0_rows.append((b, _C.narrow(dh, 0, b, rows - b), _C.narrow(dc, 0, b, rows - b)))
                 dh, dc = _C.narrow(dh, 0, 0, b), _C.narrow(dc, 0, 0, b)
-            dh = _C.add(dh, _C.narrow(dout, 0, offsets[t], b))
-            i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
-            dc = _C.add(dc, _C.tanh_backward(_C.mul(dh, o), tc))
-            dg = _C.cat([_C.sigmoid_backward(_C.mul(dc, g), i), _C.sigmoid_backward(_C.mul(dc, c_prev), f),
-                         _C.tanh_backward(_C.mul(dc, i), g), _C.sigmoid_backward(_C.mul(dh, tc), o)], 1)
+            dg, dc = _lstm_cell_backward(_C.add(dh, _C.narrow(dout, 0, offsets[t], b)), dc, act, g, c_prev, tc)
             dgates[t] = dg
-            dc = _C.mul(dc, f)
             dh = _C.mm(dg, w_hh)
         # what is left is the gradient of the initial state's first rows; the pieces cover every row
         dh0_rows.append((0, dh, dc))
@@ -429,6 +422,8 @@ class RNNBase(Module):
             elif self.batch_first:
                 input = input.transpose(0, 1)
             steps, batch = input.shape[0], input.shape[1]
+            if steps == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
             data = input.reshape(steps * batch, input.shape[2])
             sizes = [batch] * steps
             packed = None
@@ -471,7 +466,6 @@ class RNNBase(Module):
         directions = 2 if self.bidirectional else 1
         step = self._cell(self.mode == "RNN_RELU")
         h_n, c_n = [], []
-        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
@@ -482,14 +476,12 @@ class RNNBase(Module):
                 proj = F.linear(x, w_ih, b_ih)  # every time step's input projection in one matmul
                 h = h0[idx]
                 c = c0[idx] if c0 is not None else None
-                if sizes and self.mode == "LSTM" and w_hr is None:
+                if self.mode == "LSTM" and w_hr is None:
                     out, h, c = _lstm_layer(proj, h, c, w_hh, sizes, direction == 1)
-                elif sizes:
+                else:
                     w_rec = w_hh if self.mode == "GRU" else w_hh.t()
                     out, h, c = _run_direction(_steps(proj, sizes), sizes, h, c, (w_rec, b_hh, w_hr),
                                                direction == 1, step)
-                else:
-                    out = x.new_zeros((0, real_hidden))
                 outputs.append(out)
                 h_n.append(h)
                 if c is not None:
