@@ -513,3 +513,19 @@ def test_signatures_and_modules_match_torch():
                  (nn.Fold((4, 5), (2, 3)), torch.nn.Fold((4, 5), (2, 3))),
                  (nn.PixelShuffle(2), torch.nn.PixelShuffle(2)), (nn.PixelUnshuffle(3), torch.nn.PixelUnshuffle(3))]:
         assert repr(e) == repr(t)
+
+
+def test_upsample_aliases_and_module():
+    x = randn(1, 2, 3, 4, seed=41)
+    with pytest.warns(UserWarning, match="`nn.functional.upsample` is deprecated"):
+        close(F.upsample(x, scale_factor=2, mode="bicubic", align_corners=True),
+              F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True), atol=0)
+    with pytest.warns(UserWarning, match="upsample_nearest` is deprecated"):
+        close(F.upsample_nearest(x, size=(5, 7)), F.interpolate(x, size=(5, 7)), atol=0)
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        close(F.upsample_bilinear(x, scale_factor=1.5),
+              F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=True), atol=0)
+    close(nn.Upsample(size=(6, 5), mode="bicubic")(x), F.interpolate(x, size=(6, 5), mode="bicubic"), atol=0)
+    close(nn.UpsamplingBilinear2d(size=(6, 5))(x), F.interpolate(x, size=(6, 5), mode="bilinear", align_corners=True),
+          atol=0)
+    close(nn.UpsamplingNearest2d(scale_factor=3)(x), F.interpolate(x, scale_factor=3), atol=0)
