@@ -1216,7 +1216,9 @@ def fill_(input, value):
 # ---------------------------------------------------------------------------------------- dtype conversion
 
 
-class ToDtype(Function):
+class ToCopy(Function):
+    """A dtype conversion (PyTorch names its node ToCopyBackward0)."""
+
     @staticmethod
     def forward(x, dtype):
         return _C.to_dtype(x, dtype, False)
@@ -1236,7 +1238,7 @@ def to_dtype(x, dtype, copy=False):
             return x
         return Clone.apply(x, _C.clone) if _state.enabled and x._requires_grad else _C.clone(x)
     if _state.enabled and x._requires_grad and dtype.is_floating_point:
-        return ToDtype.apply(x, dtype)
+        return ToCopy.apply(x, dtype)
     return _C.to_dtype(x, dtype, copy)
 
 

@@ -469,8 +469,8 @@ class Cat(Function):
     def backward(ctx, g):
         grads, start = [None], 0
         for size, skip in zip(ctx.sizes, ctx.skip):
-            if skip:
-                grads.append(None)
+            if skip:  # a legacy empty 1-D input: its gradient is empty too (as in PyTorch), not None
+                grads.append(_C.full((0,), 0, g.dtype))
                 continue
             grads.append(narrow(g, ctx.dim, start, size))
             start += size
