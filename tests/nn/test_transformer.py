@@ -313,6 +313,7 @@ def test_transformer_matches_torch(dtype, batch_first, norm_first, act):
         tm = torch.nn.Transformer(8, 2, 2, 2, 16, dropout=0.0, activation=act, batch_first=batch_first,
                                   norm_first=norm_first).to(getattr(torch, dtype))
     _torch_copy(torch, em, tm)
+    assert list(em.state_dict()) == list(tm.state_dict())
     S, T, N = 5, 4, 3
     src, tgt = _rand(S, N, 8, seed=20).astype(dtype), _rand(T, N, 8, seed=21).astype(dtype)
     if batch_first:
