@@ -434,6 +434,15 @@ def test_zero_size_create_graph_and_grad():
     assert gg is None or gg.shape == (0, 2)
 
 
+def test_zero_size_grad_from_create_graph_then_plain_backward():
+    x = ember.zeros(0, 3, dtype=ember.float64, requires_grad=True)
+    x.sum().backward(create_graph=True)  # the gradient of sum is an expanded (zero-stride) tensor
+    x.sum().backward()
+    (x * x).sum().backward(create_graph=True)
+    assert x.grad.shape == (0, 3)
+    x.grad.add_(1.0)
+
+
 def test_zero_size_inplace_ops_on_tensor_from_numpy():
     x = ember.tensor(np.zeros((0, 3)))
     for f in (lambda t: t.fill_(1.0), lambda t: t.add_(1.0), lambda t: t.copy_(ember.zeros(3, dtype=t.dtype)),

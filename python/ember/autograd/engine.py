@@ -47,7 +47,8 @@ def _accumulate(acc, g, create_graph):
     if var.grad is None:
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
-            var.grad = g if g.is_contiguous() else g.contiguous()
+            # a zero-size g counts as contiguous whatever its strides (zero ones too): clone it
+            var.grad = (g if g.is_contiguous() else g.contiguous()) if g.numel() else g.clone()
         elif g.stride() == var.stride() and g.numel():
             var.grad = _C.clone(g)
         else:
