@@ -185,11 +185,11 @@ def test_interpolate_area_5d_matches_adaptive_reference():
 
 
 @pytest.mark.parametrize("mode,kw", [("bilinear", {}), ("bicubic", {}), ("bicubic", {"antialias": True}),
-                                     ("bilinear", {"antialias": True})])
+                                     ("bilinear", {"antialias": True}), ("lanczos", {"antialias": True})])
 def test_interpolate_preserves_constants_and_hits_corners(mode, kw):
     c = ember.full((1, 2, 4, 5), 3.5, dtype=ember.float64)
     for size in [(7, 9), (2, 3), (4, 11)]:
-        for ac in (False, True):
+        for ac in (False, True) if mode != "lanczos" else (False,):
             close(F.interpolate(c, size=size, mode=mode, align_corners=ac, **kw), np.full((1, 2) + size, 3.5),
                   atol=1e-12)
     if not kw:
@@ -225,6 +225,7 @@ def test_interpolate_bicubic_is_keys_convolution(align_corners):
     ("bicubic", (1, 2, 3, 4), dict(size=(5, 6))), ("bicubic", (1, 1, 5, 6), dict(scale_factor=0.6, align_corners=True)),
     ("bilinear", (1, 1, 6, 7), dict(size=(3, 2), antialias=True)),
     ("bicubic", (1, 1, 6, 7), dict(size=(4, 3), antialias=True)),
+    ("lanczos", (1, 1, 6, 7), dict(size=(3, 9), antialias=True)),
     ("nearest-exact", (1, 2, 3, 4, 2), dict(size=(5, 3, 3))), ("trilinear", (1, 1, 2, 3, 4), dict(scale_factor=1.5)),
 ])
 def test_interpolate_gradcheck(mode, shape, kw):
@@ -254,6 +255,10 @@ def test_interpolate_more_errors():
         F.interpolate(x, size=2, mode="trilinear")
     with pytest.raises(ValueError, match="Anti-alias option is restricted"):
         F.interpolate(x, size=2, antialias=True)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.interpolate(x, size=2, mode="lanczos")
+    with pytest.raises(ValueError, match="Lanczos mode does not support align_corners=True"):
+        F.interpolate(x, size=2, mode="lanczos", antialias=True, align_corners=True)
     with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an explicit size"):
         F.interpolate(x, size=2, recompute_scale_factor=True)
     with pytest.raises(TypeError, match="expected size to be one of int"):
@@ -438,6 +443,9 @@ INTERP_CASES = [
     ((2, 3, 9, 8), dict(size=(3, 13), mode="bicubic", antialias=True)),
     ((2, 3, 9, 8), dict(size=(2, 5), mode="bilinear", antialias=True, align_corners=True)),
     ((2, 3, 9, 8), dict(scale_factor=0.3, mode="bicubic", antialias=True)),
+    ((2, 3, 9, 11), dict(size=(4, 3), mode="lanczos", antialias=True)),
+    ((2, 3, 9, 11), dict(size=(13, 20), mode="lanczos", antialias=True)),
+    ((2, 3, 9, 11), dict(scale_factor=0.37, mode="lanczos", antialias=True)),
     ((2, 3, 5, 7), dict(size=(9, 13), mode="nearest-exact")), ((2, 3, 5, 7), dict(scale_factor=(1.7, 0.6))),
     ((2, 3, 5, 7), dict(scale_factor=1.1, mode="bilinear")), ((2, 3, 5, 7), dict(scale_factor=1.1)),
     ((2, 3, 7), dict(scale_factor=2.5, mode="nearest-exact")), ((2, 3, 7), dict(size=3, mode="area")),

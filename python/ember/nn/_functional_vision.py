@@ -261,11 +261,21 @@ def _area_taps(n, out):
     return np.minimum(idx, n - 1), w
 
 
-def _aa_taps(n, out, scale, align_corners, dt, cubic):
+def _aa_filter(x, mode, dt):
+    """The antialiasing filters of x = |distance| (PIL's): triangle, Keys cubic with a = -0.5, Lanczos-3."""
+    if mode == "bilinear":
+        return np.where(x < 1, 1 - x, 0)
+    if mode == "bicubic":
+        a = dt(-0.5)
+        return np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0))
+    return np.where(x < 3, np.sinc(x) * np.sinc(x / 3), 0)
+
+
+def _aa_taps(n, out, scale, align_corners, dt, mode):
     """Antialiased (PIL-style) taps: when shrinking, the filter support widens by the scale so every input
     pixel contributes; weights are normalised to sum to 1."""
     ratio = _area_scale(n, out, align_corners, scale, dt)
-    interp = 4 if cubic else 2
+    interp = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[mode]
     support = dt(interp * 0.5) * ratio if ratio >= 1.0 else dt(interp * 0.5)
     k = int(math.ceil(support)) * 2 + 1
     i = np.arange(out)
@@ -275,12 +285,7 @@ def _aa_taps(n, out, scale, align_corners, dt, cubic):
     xsize = np.clip(np.minimum((center + support + dt(0.5)).astype(np.int64), n) - xmin, 0, k)
     j = np.arange(k)
     x = np.abs(((j[None, :] + xmin[:, None]).astype(dt) - center[:, None] + dt(0.5)) * invscale)
-    if cubic:
-        a = dt(-0.5)
-        w = np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0))
-    else:
-        w = np.where(x < 1, 1 - x, 0)
-    w = np.where(j[None, :] < xsize[:, None], w, 0).astype(dt)
+    w = np.where(j[None, :] < xsize[:, None], _aa_filter(x, mode, dt), 0).astype(dt)
     total = w.sum(1, keepdims=True)
     w = np.where(total != 0, w / np.where(total != 0, total, 1), w)
     return np.minimum(j[None, :] + xmin[:, None], n - 1), w
@@ -309,9 +314,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resizes [N, C, *spatial] input to ``size`` or by ``scale_factor``.
 
     Modes: 'nearest' and 'nearest-exact' (3-D to 5-D input), 'linear' (3-D), 'bilinear' (4-D), 'bicubic' (4-D),
-    'trilinear' (5-D) and 'area' (adaptive average pooling, 3-D to 5-D). align_corners applies to the
-    interpolating modes, antialias to bilinear and bicubic; with scale_factor and no recompute_scale_factor the
-    source step is 1 / scale_factor, otherwise input / output size, as in PyTorch.
+    'trilinear' (5-D), 'lanczos' (4-D, Lanczos-3, needs antialias=True) and 'area' (adaptive average pooling,
+    3-D to 5-D). align_corners applies to the interpolating modes, antialias to bilinear, bicubic and lanczos;
+    with scale_factor and no recompute_scale_factor the source step is 1 / scale_factor, otherwise input /
+    output size, as in PyTorch.
     """
     check_tensor(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
@@ -365,8 +371,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in ("linear", "bilinear", "trilinear") and input.dim() in (3, 4, 5) and input.dim() != need:
         raise NotImplementedError("Got %dD input, but %s mode needs %dD input" % (input.dim(), mode, need))
     if mode == "lanczos" and input.dim() == 4:
-        raise NotImplementedError("interpolate(mode='lanczos') is not implemented in Ember")
-    if mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic", "trilinear") or \
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+        need = 4
+    if mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic", "trilinear", "lanczos") or \
             not 1 <= nd <= 3 or (need is not None and input.dim() != need):
         raise NotImplementedError("Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the modes: "
                                   "%s (got %s)" % (input.dim(), _MODES_MSG, mode))
@@ -393,7 +403,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         elif mode == "area":
             idx, w = _area_taps(n, o)
         elif antialias:
-            idx, w = _aa_taps(n, o, sc, align_corners, dt, mode == "bicubic")
+            idx, w = _aa_taps(n, o, sc, align_corners, dt, mode)
         elif mode == "bicubic":
             idx, w = _cubic_taps(n, o, sc, align_corners, dt)
         else:
