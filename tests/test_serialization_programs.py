@@ -218,6 +218,21 @@ class ActivationNet(nn.Module):
         self.act = F.relu
 
 
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_get_unsafe_globals_in_checkpoint_lists_what_to_allowlist(protocol):
+    buf = io.BytesIO(saved({"net": Net(), "act": ActivationNet()}, pickle_protocol=protocol))
+    want = [c.__module__ + "." + c.__qualname__ for c in NET_CLASSES + [ActivationNet, F.relu]]
+    assert sorted(serialization.get_unsafe_globals_in_checkpoint(buf)) == sorted(want)
+    assert buf.tell() == 0  # left where it was
+    with safe_globals(NET_CLASSES):
+        assert serialization.get_unsafe_globals_in_checkpoint(buf) == want[-2:]
+    with safe_globals(NET_CLASSES + [ActivationNet, F.relu]):
+        assert type(ember.load(buf)["net"]) is Net
+    assert serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(saved({"w": ember.ones(2)}))) == []
+    with pytest.raises(ValueError, match="pickle_protocol"):
+        saved({"s": {1}}, pickle_protocol=1)
+
+
 def test_weights_only_false_unpickles_normally_and_pickle_module_implies_it():
     net = Net()
     data = saved(net)

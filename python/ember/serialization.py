@@ -50,6 +50,7 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import stat
 import struct
 import sys
@@ -65,7 +66,7 @@ from ._device import _check_device, device as _device
 from ._tensor import Size, Tensor
 
 __all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "add_safe_globals", "clear_safe_globals",
-           "get_safe_globals", "safe_globals"]
+           "get_safe_globals", "get_unsafe_globals_in_checkpoint", "safe_globals"]
 
 
 class CheckpointError(RuntimeError):
@@ -1030,7 +1031,8 @@ class _Unpickling:
         if hook_dict is not None:
             self.classes.add(hook_dict)
 
-    def find_class(self, module, name):
+    def lookup(self, module, name):
+        """(module, name) as Python 3 spells it, and what the allowlists map it to (None when neither does)."""
         if (module, name) in _compat_pickle.NAME_MAPPING:  # Python 2 names, as protocol 2 pickles write them
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
         elif module in _compat_pickle.IMPORT_MAPPING:
@@ -1038,6 +1040,10 @@ class _Unpickling:
         found = self.allowed.get((module, name))
         if found is None:
             found = self.user.get(module + "." + name)
+        return module, name, found
+
+    def find_class(self, module, name):
+        module, name, found = self.lookup(module, name)
         if found is not None:
             return found
         if module == "torch" and name in _UNSUPPORTED_STORAGES:
@@ -1245,6 +1251,50 @@ class _FullUnpickler(_Unpickling, pickle.Unpickler):
     def __init__(self, file, archive, restore):
         pickle.Unpickler.__init__(self, file)
         self._setup(archive, False, restore)
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The ``"module.name"`` globals that a pickled checkpoint names and that ``ember.load(weights_only=True)``
+    would refuse (neither allowed by default nor by :func:`add_safe_globals`), in order of appearance, without
+    loading anything: what to review before allowlisting. Ember checkpoints and safetensors files have none.
+    A seekable file object is left where it was, ready for ``ember.load``."""
+    start = None if _is_path(f) or not hasattr(f, "seekable") or not f.seekable() else f.tell()
+    src = _Source(f)
+    try:
+        head = src.fh.read(16)
+        src.fh.seek(0)
+        if _detect(head, src.size) != "torch":
+            return []
+        data = _TorchArchive(src).record("data.pkl", MAX_PICKLE_BYTES)
+    finally:
+        src.close()
+        if start is not None:
+            f.seek(start)
+    checker = _WeightsOnlyUnpickler(io.BytesIO(), None, None)
+    out, strings, memo = [], [], {}
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("GLOBAL", "STACK_GLOBAL"):
+                if op.name == "GLOBAL":
+                    module, name = arg.split(" ", 1)
+                elif len(strings) >= 2:
+                    module, name = strings[-2], strings[-1]
+                else:
+                    continue
+                if isinstance(module, str) and isinstance(name, str):
+                    module, name, found = checker.lookup(module, name)
+                    if found is None and module + "." + name not in out:
+                        out.append(module + "." + name)
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
+                             "BINSTRING", "STRING"):
+                strings.append(arg)
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT", "MEMOIZE"):
+                memo[len(memo) if arg is None else arg] = strings[-1] if strings else None
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                strings.append(memo.get(arg))
+    except ValueError as e:  # pickletools' word for a malformed pickle
+        raise CheckpointError("corrupt PyTorch checkpoint: data.pkl could not be read (%s)" % e) from None
+    return out
 
 
 def _describe(obj):
