@@ -12,8 +12,9 @@ import warnings
 import numpy as np
 
 from .. import _C
+from ..autograd.function import Function
 from .._ops import pointwise as _pw
-from .._ops._util import check_tensor
+from .._ops._util import check_tensor, needs_grad
 from .._ops.creation import tensor as _tensor, zeros as _zeros
 from .._ops.nn import adaptive_avg_pool1d, adaptive_avg_pool2d, pad
 
@@ -498,6 +499,23 @@ def _gather_taps(flat, coords, sizes):
     return vals, valid.reshape(n, 1, p)
 
 
+class _ZeroGradTo(Function):
+    """Passes x through and gives `other` a zero gradient: nearest sampling is piecewise constant in the grid,
+    and PyTorch still records the grid as an input (its gradient is zeros, not missing)."""
+
+    @staticmethod
+    def forward(x, other):
+        return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, out):
+        ctx.other_shape = inputs[1]._shape
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, _zeros(ctx.other_shape, dtype=g.dtype, device=g.device)
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Samples input [N, C, H, W] (or [N, C, D, H, W]) at the normalised positions of grid [N, Ho, Wo, 2]
     (or [N, Do, Ho, Wo, 3]; x first, in [-1, 1]) -> [N, C, Ho, Wo] (or [N, C, Do, Ho, Wo]).
@@ -554,6 +572,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         taps = [_source_coord(ui, s, padding_mode, align_corners).detach().round().long() for ui, s in zip(u, sizes)]
         vals, valid = _gather_taps(flat, taps, sizes)
         out = _pw.where(valid, vals, 0.0)
+        if needs_grad(grid):
+            out = _ZeroGradTo.apply(out, grid)
     elif mode == "bilinear":
         u = [_source_coord(ui, s, padding_mode, align_corners) for ui, s in zip(u, sizes)]
         base = [ui.detach().floor() for ui in u]
