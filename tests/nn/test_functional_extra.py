@@ -309,3 +309,19 @@ def test_distances_match_torch(dtype, atol):
         ours, theirs = inspect.signature(getattr(F, name)), inspect.signature(getattr(TF, name))
         assert list(ours.parameters) == list(theirs.parameters)
         assert [p.default for p in ours.parameters.values()] == [p.default for p in theirs.parameters.values()]
+
+
+def test_ctc_frees_its_saved_tensors_after_backward():
+    import gc
+    lp, targets, il, tl = _ctc_case(9)
+    tg = ember.tensor(targets)
+    gc.collect()
+    base = ember._C._live_storages()
+    x = ember.tensor(lp, requires_grad=True)
+    loss = F.ctc_loss(x.log_softmax(2), tg, il, tl)
+    gc.collect()
+    assert ember._C._live_storages() > base + 6     # the graph holds alpha, the label tensors, ...
+    loss.backward()
+    gc.collect()
+    # left alive: x, x.grad and loss
+    assert ember._C._live_storages() <= base + 3
