@@ -428,7 +428,8 @@ def test_map_location_other_forms():
 def test_torch_saved_numpy_arrays_load_in_ember(tmp_path):
     torch = pytest.importorskip("torch")
     obj = {"arr": np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2], "i8": np.array([-3, 4], dtype=np.int8),
-           "best": np.float64(0.875), "count": np.int64(7), "w": torch.randn(3), "sd": torch.nn.Linear(2, 2).state_dict()}
+           "best": np.float64(0.875), "count": np.int64(7), "w": torch.randn(3),
+           "sd": torch.nn.Linear(2, 2).state_dict()}
     torch.save(obj, tmp_path / "np.pt")
     r = ember.load(tmp_path / "np.pt")
     for k in ("arr", "i8", "best", "count"):

@@ -34,11 +34,11 @@ tensors come back as views of one shared storage. A node is JSON null/true/false
 array: ``["list", [...]]``, ``["tuple", [...]]``, ``["dict" | "odict" | "counter", [[key, value], ...]]``,
 ``["tensor", index]``, ``["float", "nan" | "inf" | "-inf"]``, ``["bytes", base64]``, ``["dtype", name]``,
 ``["size", [...]]``, ``["device", str]``, ``["ndarray", index]``, ``["npscalar", index]`` (a numpy complex
-scalar, stored as a 0-d array). The optional header list ``"arrays"`` holds numpy
-arrays as ``{"storage", "dtype" (numpy's little-endian type string, numeric kinds only), "shape"}``, each one
-C-ordered storage of its own; they load as plain writable numpy arrays. Every size, offset and checksum is validated before it is used, so a
-truncated, corrupted or hostile file raises :class:`CheckpointError` instead of crashing or allocating memory
-the file does not contain.
+scalar, stored as a 0-d array). The optional header list ``"arrays"`` holds numpy arrays as ``{"storage",
+"dtype" (numpy's little-endian type string, numeric kinds only), "shape"}``, each one C-ordered storage of its
+own; they load as plain writable numpy arrays. Every size, offset and checksum is validated before it is used,
+so a truncated, corrupted or hostile file raises :class:`CheckpointError` instead of crashing or allocating
+memory the file does not contain.
 
 ``ember.save`` to a path writes a temporary file in the same directory, flushes and fsyncs it, then renames it
 over the target: an interrupted save leaves the previous checkpoint intact.

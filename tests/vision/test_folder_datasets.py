@@ -167,8 +167,8 @@ def test_numpy_decoder_matches_pillow(tmp_path):
               "l.pgm": Image.fromarray(smooth), "bits.pbm": Image.fromarray(smooth > 50)}
     for name, img in images.items():
         img.save(tmp_path / name)
-        np.testing.assert_array_equal(folder.numpy_loader(tmp_path / name), np.asarray(folder.pil_loader(tmp_path / name)),
-                                      err_msg=name)
+        np.testing.assert_array_equal(folder.numpy_loader(tmp_path / name),
+                                      np.asarray(folder.pil_loader(tmp_path / name)), err_msg=name)
     for maxval in (15, 1000, 65535):
         (tmp_path / "m.pgm").write_bytes(b"P5 2 1 %d\n" % maxval + np.array([3, maxval], ">u2" if maxval > 255
                                                                             else np.uint8).tobytes())
