@@ -205,23 +205,28 @@ def test_fused_lstm_step_second_order_gradients():
     assert gradgradcheck(fn, (x, h, c))
 
 
-def test_lstm_layer_gradients_first_and_second_order():
-    """The LSTM time loop is one hand-differentiated node: check it by finite differences (inputs, initial
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_layer_gradients_first_and_second_order(mode):
+    """Each layer's time loop is one hand-differentiated node: check it by finite differences (inputs, initial
     states and every weight, packed with unequal lengths, both directions) and its double backward."""
-    m = nn.LSTM(2, 3, bidirectional=True).double()
+    m = getattr(nn, mode)(2, 3, bidirectional=True).double()
     rng = np.random.default_rng(11)
     a = ember.tensor(rng.standard_normal((3, 2)), requires_grad=True)
     b = ember.tensor(rng.standard_normal((1, 2)), requires_grad=True)
     h0 = ember.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
     c0 = ember.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
 
-    def fn(a, b, h0, c0):
-        out, (h, c) = m(R.pack_sequence([a, b]), (h0, c0))
-        return out.data, h, c
+    def fn(a, b, h0, c0=None):
+        out, h = m(R.pack_sequence([a, b]), (h0, c0) if mode == "LSTM" else h0)
+        return (out.data,) + (tuple(h) if mode == "LSTM" else (h,))
 
-    assert gradcheck(fn, (a, b, h0, c0))
-    assert gradgradcheck(fn, (a, b, h0, c0))
+    inputs = (a, b, h0, c0) if mode == "LSTM" else (a, b, h0)
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
     check_module_grad(m, ember.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True))
+    if mode == "GRU":  # without biases too (the hidden projection then has none)
+        check_module_grad(nn.GRU(2, 3, bias=False), ember.tensor(rng.standard_normal((3, 2, 2)),
+                                                                 requires_grad=True))
 
 
 # ------------------------------------------------------------------------------------------ PyTorch parity

@@ -1,10 +1,12 @@
 """Recurrent layers: RNN, LSTM and GRU (multi-layer, bidirectional, batch_first) and their single-step cells.
 
 Parameter names, shapes, gate order and default init follow PyTorch (weight_ih_l0, weight_hh_l0_reverse, ...;
-LSTM gates i, f, g, o; GRU gates r, z, n), so state_dicts are interchangeable. The time loop runs in Python
-over differentiable ops; the input projection of every time step is one matmul per layer and direction, and
-the element-wise half of an LSTM step is one graph node. PackedSequence inputs run the same loop with the batch
-shrinking as sequences end (each final state is taken at its own sequence's length).
+LSTM gates i, f, g, o; GRU gates r, z, n), so state_dicts are interchangeable. The input projection of every
+time step is one matmul per layer and direction; the time loop of a layer and direction is then one graph node
+(_FusedLayer) that runs kernels step by step and back-propagates through time by hand, with the recurrent
+weight gradient as one GEMM over all steps. LSTM with proj_size runs the same loop as differentiable ops per step.
+PackedSequence inputs run the same loops with the batch shrinking as sequences end (each final state is taken
+at its own sequence's length).
 """
 import math
 import numbers
@@ -182,115 +184,182 @@ def _run_direction(xs, sizes, h, c, weights, reverse, step):
 
 
 
-def _lstm_composite_step(x_t, h, c, w_hh_t, b_hh, w_hr):
-    return _lstm_gates(addmm(x_t, h, w_hh_t), c)
+def _step_fn(mode):
+    """The differentiable step (x_t, h, c, w_rec, b_hh, w_hr) -> (h, c) of a mode. x_t holds the input projection
+    plus b_hh (folded in for every mode but GRU, whose reset gate multiplies the hidden projection with its bias);
+    w_rec is w_hh.t(), except for GRU which keeps w_hh for F.linear."""
+    def lstm(x_t, h, c, w_rec, b_hh, w_hr):
+        h, c = _lstm_pointwise(addmm(x_t, h, w_rec), c)
+        return (h if w_hr is None else F.linear(h, w_hr)), c
+
+    def gru(x_t, h, c, w_rec, b_hh, w_hr):
+        return _gru_step(x_t, h, w_rec, b_hh), None
+
+    def rnn(x_t, h, c, w_rec, b_hh, w_hr):
+        pre = addmm(x_t, h, w_rec)
+        return (pre.relu() if mode == "RNN_RELU" else pre.tanh()), None
+    return {"LSTM": lstm, "GRU": gru}.get(mode, rnn)
 
 
-def _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, keep):
-    """One LSTM direction over packed steps with kernels only (no graph). proj [sum(sizes), 4H] holds every
-    step's input projection with both biases. With keep, also returns what backward needs."""
-    w_t = _C.contiguous(_C.t(w_hh))  # [H, 4H]: the per-step GEMM runs fastest on a contiguous operand
+# Kernel-level steps of the fused layer. forward(x_t, states, w_t, b_hh) -> (new states, saved for backward);
+# backward(dh, d other states, saved) -> (d x_t, d of the recurrent GEMM's output, the part of d h_prev that does
+# not go through the GEMM (or None), d other states of the previous step).
+
+def _lstm_kernel_forward(x_t, states, w_t, b_hh):
+    h, c = states
+    h_new, c_new, act, g, tc = _lstm_cell_forward(_C.addmm(x_t, h, w_t, 1.0, 1.0), c)
+    return (h_new, c_new), (act, g, c, tc)
+
+
+def _lstm_kernel_backward(dh, drest, saved):
+    dgates, dc = _lstm_cell_backward(dh, drest[0], *saved)
+    return dgates, dgates, None, [dc]
+
+
+def _gru_kernel_forward(x_t, states, w_t, b_hh):
+    h = states[0]
+    hs = h._shape[-1]
+    hg = _C.addmm(b_hh, h, w_t, 1.0, 1.0) if b_hh is not None else _C.mm(h, w_t)
+    rz = _C.sigmoid(_C.add(_C.narrow(x_t, 1, 0, 2 * hs), _C.narrow(hg, 1, 0, 2 * hs)))
+    hn = _C.narrow(hg, 1, 2 * hs, hs)
+    n = _C.tanh(_C.addcmul(_C.narrow(x_t, 1, 2 * hs, hs), _C.narrow(rz, 1, 0, hs), hn, 1.0))
+    h_new = _C.addcmul(n, _C.narrow(rz, 1, hs, hs), _C.sub(h, n), 1.0)  # n + z * (h - n)
+    return (h_new,), (rz, n, hn, h)
+
+
+def _gru_kernel_backward(dh, drest, saved):
+    rz, n, hn, h = saved
+    hs = h._shape[-1]
+    r, z = _C.narrow(rz, 1, 0, hs), _C.narrow(rz, 1, hs, hs)
+    dhz = _C.mul(dh, z)
+    dn = _C.tanh_backward(_C.sub(dh, dhz), n)
+    drz = _C.sigmoid_backward(_C.cat([_C.mul(dn, hn), _C.mul(dh, _C.sub(h, n))], 1), rz)
+    return _C.cat([drz, dn], 1), _C.cat([drz, _C.mul(dn, r)], 1), dhz, []
+
+
+def _rnn_kernels(relu):
+    def forward(x_t, states, w_t, b_hh):
+        pre = _C.addmm(x_t, states[0], w_t, 1.0, 1.0)
+        h = _C.relu(pre) if relu else _C.tanh(pre)
+        return (h,), (h,)
+
+    def backward(dh, drest, saved):
+        dpre = _C.relu_backward(dh, saved[0]) if relu else _C.tanh_backward(dh, saved[0])
+        return dpre, dpre, None, []
+    return forward, backward
+
+
+_KERNELS = {"LSTM": (_lstm_kernel_forward, _lstm_kernel_backward),
+            "GRU": (_gru_kernel_forward, _gru_kernel_backward),
+            "RNN_TANH": _rnn_kernels(False), "RNN_RELU": _rnn_kernels(True)}
+
+
+def _fused_forward(mode, proj, w_hh, b_hh, states0, sizes, reverse, keep):
+    """One direction of one layer over packed steps with kernels only (no graph): proj [sum(sizes), G] holds
+    every step's input projection, states0 the initial (h,) or (h, c). Returns ((out, *final states), backward
+    data); with keep, what backward needs is saved per step."""
+    cell = _KERNELS[mode][0]
+    w_t = _C.contiguous(_C.t(w_hh))  # [H, G]: the per-step GEMM runs fastest on a contiguous operand
     offsets = []
     off = 0
     for b in sizes:
         offsets.append(off)
         off += b
-    steps = len(sizes)
-    out = [None] * steps
-    saved = [None] * steps
-    order = range(steps - 1, -1, -1) if reverse else range(steps)
-    done_h, done_c = [], []
-    h, c = h0, c0
+    out = [None] * len(sizes)
+    saved = [None] * len(sizes)
+    order = range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))
+    done = []
     first = sizes[-1] if reverse else sizes[0]
-    if first < h0._shape[0]:
-        h, c = _C.narrow(h0, 0, 0, first), _C.narrow(c0, 0, 0, first)
+    states = [_C.narrow(s, 0, 0, first) if first < s._shape[0] else s for s in states0]
     for t in order:
         b = sizes[t]
-        rows = h._shape[0]
-        if b < rows:  # forward direction: the shortest sequences have ended, their state is final
-            done_h.append(_C.narrow(h, 0, b, rows - b))
-            done_c.append(_C.narrow(c, 0, b, rows - b))
-            h, c = _C.narrow(h, 0, 0, b), _C.narrow(c, 0, 0, b)
-        elif b > rows:  # reverse direction: longer sequences start from their initial state
-            h = _C.cat([h, _C.narrow(h0, 0, rows, b - rows)], 0)
-            c = _C.cat([c, _C.narrow(c0, 0, rows, b - rows)], 0)
-        gates = _C.addmm(_C.narrow(proj, 0, offsets[t], b), h, w_t, 1.0, 1.0)
-        h_new, c_new, act, g, tc = _lstm_cell_forward(gates, c)
+        rows = states[0]._shape[0]
+        if b < rows:  # forward direction: the shortest sequences have ended, their states are final
+            done.append([_C.narrow(s, 0, b, rows - b) for s in states])
+            states = [_C.narrow(s, 0, 0, b) for s in states]
+        elif b > rows:  # reverse direction: longer sequences start from their initial states
+            states = [_C.cat([s, _C.narrow(s0, 0, rows, b - rows)], 0) for s, s0 in zip(states, states0)]
+        new, sv = cell(_C.narrow(proj, 0, offsets[t], b), states, w_t, b_hh)
         if keep:
-            saved[t] = (act, g, c, tc, h)
-        out[t] = h_new
-        h, c = h_new, c_new
-    if done_h:
-        h = _C.cat([h] + done_h[::-1], 0)
-        c = _C.cat([c] + done_c[::-1], 0)
-    return (_C.cat(out, 0), h, c), (offsets, saved)
+            saved[t] = (sv, states[0])
+        out[t] = new[0]
+        states = new
+    if done:
+        states = [_C.cat([s] + [d[k] for d in done[::-1]], 0) for k, s in enumerate(states)]
+    return (_C.cat(out, 0),) + tuple(states), (offsets, saved)
 
 
-class _LSTMLayer(Function):
-    """One direction of one LSTM layer as a single graph node: (proj, h0, c0, w_hh) -> (out, h_n, c_n).
+class _FusedLayer(Function):
+    """One direction of one recurrent layer as a single graph node:
+    (proj, w_hh, b_hh, h0[, c0]) -> (out, h_n[, c_n]).
 
     Forward runs the time loop on kernels alone; backward is hand-written back-propagation through time whose
-    weight gradient is one GEMM over all steps. Under create_graph, backward differentiates the composite form
-    (the same loop in differentiable ops), so higher-order gradients are exact."""
+    recurrent weight gradient is one GEMM over all steps. Under create_graph, backward differentiates the
+    composite form (the same loop in differentiable ops), so higher-order gradients are exact."""
 
     @staticmethod
-    def forward(ctx, proj, h0, c0, w_hh, sizes, reverse):
-        outs, (offsets, saved) = _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, True)
-        ctx.save_for_backward(proj, h0, c0, w_hh)
-        ctx.sizes, ctx.reverse, ctx.offsets, ctx.steps = sizes, reverse, offsets, saved
+    def forward(ctx, mode, sizes, reverse, proj, w_hh, b_hh, *states0):
+        outs, (offsets, saved) = _fused_forward(mode, proj, w_hh, b_hh, states0, sizes, reverse, True)
+        ctx.save_for_backward(proj, w_hh, b_hh, *states0)
+        ctx.args, ctx.offsets, ctx.steps = (mode, sizes, reverse), offsets, saved
         return outs
 
     @staticmethod
-    def backward(ctx, dout, dh_n, dc_n):
-        proj, h0, c0, w_hh = ctx.saved_tensors
-        sizes, reverse = ctx.sizes, ctx.reverse
-        need = ctx.needs_input_grad
+    def backward(ctx, dout, *dstates_n):
+        mode, sizes, reverse = ctx.args
+        saved_inputs = ctx.saved_tensors
+        proj, w_hh, b_hh, states0 = saved_inputs[0], saved_inputs[1], saved_inputs[2], saved_inputs[3:]
+        need = ctx.needs_input_grad[3:]
         if is_grad_enabled():
-            def composite(p, h, c, w):
-                return _run_direction(_steps(p, sizes), sizes, h, c, (w.t(), None, None), reverse,
-                                      _lstm_composite_step)
-            return _composite_backward(composite, (proj, h0, c0, w_hh), need, (dout, dh_n, dc_n)) + (None, None)
+            step = _step_fn(mode)
+
+            def composite(p, w, bias, h, c=None):
+                w_rec = w if mode == "GRU" else w.t()
+                out, hn, cn = _run_direction(_steps(p, sizes), sizes, h, c, (w_rec, bias, None), reverse, step)
+                return (out, hn, cn) if c is not None else (out, hn)
+            grads = _composite_backward(composite, (proj, w_hh, b_hh) + tuple(states0), need,
+                                        (dout,) + tuple(dstates_n))
+            return (None, None, None) + grads
+        cell_backward = _KERNELS[mode][1]
         steps, offsets = ctx.steps, ctx.offsets
         n = len(sizes)
-        dgates = [None] * n
-        dh0_rows = []  # (first row, gradient rows) of the initial state
-        if not reverse:
-            order = range(n - 1, -1, -1)
-            last = sizes[-1]
-        else:
-            order = range(n)
-            last = sizes[0]
-        dh, dc = _C.narrow(dh_n, 0, 0, last), _C.narrow(dc_n, 0, 0, last)
-        for t in order:
+        dprojs, drecs = [None] * n, [None] * n
+        initial = []  # (first row, gradients of those rows of each initial state)
+        last = sizes[0] if reverse else sizes[-1]
+        ds = [_C.narrow(d, 0, 0, last) for d in dstates_n]
+        for t in (range(n) if reverse else range(n - 1, -1, -1)):
             b = sizes[t]
-            act, g, c_prev, tc, h_prev = steps[t]
-            rows = dh._shape[0]
+            rows = ds[0]._shape[0]
             if b > rows:  # forward direction: these sequences' final states came out of step t
-                dh = _C.cat([dh, _C.narrow(dh_n, 0, rows, b - rows)], 0)
-                dc = _C.cat([dc, _C.narrow(dc_n, 0, rows, b - rows)], 0)
-            elif b < rows:  # reverse direction: rows b.. started here from the initial state
-                dh0_rows.append((b, _C.narrow(dh, 0, b, rows - b), _C.narrow(dc, 0, b, rows - b)))
-                dh, dc = _C.narrow(dh, 0, 0, b), _C.narrow(dc, 0, 0, b)
-            dg, dc = _lstm_cell_backward(_C.add(dh, _C.narrow(dout, 0, offsets[t], b)), dc, act, g, c_prev, tc)
-            dgates[t] = dg
-            dh = _C.mm(dg, w_hh)
-        # what is left is the gradient of the initial state's first rows; the pieces cover every row
-        dh0_rows.append((0, dh, dc))
-        dh0_rows.sort(key=lambda r: r[0])
-        dh0 = _C.cat([r[1] for r in dh0_rows], 0) if need[1] else None
-        dc0 = _C.cat([r[2] for r in dh0_rows], 0) if need[2] else None
-        dproj = _C.cat(dgates, 0) if (need[0] or need[3]) else None
-        dw = None
-        if need[3]:
-            h_prev_all = _C.cat([st[4] for st in steps], 0)
-            dw = _C.mm(_C.t(dproj), h_prev_all)  # every step's recurrent weight gradient in one GEMM
-        return (dproj if need[0] else None), dh0, dc0, dw, None, None
+                ds = [_C.cat([d, _C.narrow(dn, 0, rows, b - rows)], 0) for d, dn in zip(ds, dstates_n)]
+            elif b < rows:  # reverse direction: rows b.. started here from the initial states
+                initial.append((b, [_C.narrow(d, 0, b, rows - b) for d in ds]))
+                ds = [_C.narrow(d, 0, 0, b) for d in ds]
+            sv = steps[t][0]
+            dproj, drec, dh_direct, drest = cell_backward(_C.add(ds[0], _C.narrow(dout, 0, offsets[t], b)),
+                                                          ds[1:], sv)
+            dprojs[t], drecs[t] = dproj, drec
+            dh = _C.mm(drec, w_hh) if dh_direct is None else _C.addmm(dh_direct, drec, w_hh, 1.0, 1.0)
+            ds = [dh] + drest
+        initial.append((0, ds))  # what is left belongs to the initial states' first rows
+        initial.sort(key=lambda r: r[0])
+        dstates0 = [_C.cat([r[1][k] for r in initial], 0) if need[3 + k] else None for k in range(len(states0))]
+        dproj = _C.cat(dprojs, 0) if need[0] else None
+        dw = db = None
+        if need[1] or need[2]:
+            drec_all = dproj if drecs[0] is dprojs[0] and dproj is not None else _C.cat(drecs, 0)
+            if need[1]:  # every step's recurrent weight gradient in one GEMM
+                dw = _C.mm(_C.t(drec_all), _C.cat([st[1] for st in steps], 0))
+            if need[2]:
+                db = _C.sum(drec_all, [0], False, None)
+        return (None, None, None, dproj, dw, db) + tuple(dstates0)
 
 
-def _lstm_layer(proj, h0, c0, w_hh, sizes, reverse):
-    if is_grad_enabled() and (proj.requires_grad or h0.requires_grad or c0.requires_grad or w_hh.requires_grad):
-        return _LSTMLayer.apply(proj, h0, c0, w_hh, tuple(sizes), reverse)
-    return _lstm_layer_forward(proj, h0, c0, w_hh, sizes, reverse, False)[0]
+def _fused_layer(mode, proj, w_hh, b_hh, states0, sizes, reverse):
+    tensors = (proj, w_hh, b_hh) + tuple(states0)
+    if is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return _FusedLayer.apply(mode, tuple(sizes), reverse, proj, w_hh, b_hh, *states0)
+    return _fused_forward(mode, proj, w_hh, b_hh, states0, sizes, reverse, False)[0]
 
 
 class RNNBase(Module):
@@ -445,26 +514,11 @@ class RNNBase(Module):
             hx = hx.index_select(1, packed.sorted_indices.to(hx.device))
         return hx
 
-    def _cell(self, relu):
-        """The step function (x_t, h, c) -> (h, c) of this mode, x_t holding the input projection plus b_hh
-        (folded in for every mode but GRU, whose reset gate multiplies the hidden projection with its bias)."""
-        mode = self.mode
-
-        def step(x_t, h, c, w_hh_t, b_hh, w_hr):
-            if mode == "LSTM":
-                h, c = _lstm_pointwise(addmm(x_t, h, w_hh_t), c)
-                return (h if w_hr is None else F.linear(h, w_hr)), c
-            if mode == "GRU":
-                return _gru_step(x_t, h, w_hh_t, b_hh), None  # GRU keeps w_hh untransposed for F.linear
-            pre = addmm(x_t, h, w_hh_t)
-            return (pre.relu() if relu else pre.tanh()), None
-        return step
-
     def _run(self, x, sizes, h0, c0):
         """x [sum(sizes), in] (the steps one after another), h0 [layers * dirs, batch, H_out], c0 like h0 with
         hidden_size (LSTM) or None. Returns (outputs [sum(sizes), dirs * H_out], h_n, c_n or None)."""
         directions = 2 if self.bidirectional else 1
-        step = self._cell(self.mode == "RNN_RELU")
+        step = _step_fn(self.mode)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outputs = []
@@ -476,8 +530,10 @@ class RNNBase(Module):
                 proj = F.linear(x, w_ih, b_ih)  # every time step's input projection in one matmul
                 h = h0[idx]
                 c = c0[idx] if c0 is not None else None
-                if self.mode == "LSTM" and w_hr is None:
-                    out, h, c = _lstm_layer(proj, h, c, w_hh, sizes, direction == 1)
+                if w_hr is None:
+                    res = _fused_layer(self.mode, proj, w_hh, b_hh, (h, c) if c is not None else (h,), sizes,
+                                       direction == 1)
+                    out, h, c = res if c is not None else res + (None,)
                 else:
                     w_rec = w_hh if self.mode == "GRU" else w_hh.t()
                     out, h, c = _run_direction(_steps(proj, sizes), sizes, h, c, (w_rec, b_hh, w_hr),
