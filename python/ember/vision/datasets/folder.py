@@ -77,6 +77,48 @@ def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=No
     return instances
 
 
+# ================================================================================================== loaders
+
+
+def _have_pillow():
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def pil_loader(path):
+    """The image at path as an RGB PIL image (needs Pillow)."""
+    from PIL import Image
+    with open(path, "rb") as f:
+        img = Image.open(f)
+        return img.convert("RGB")
+
+
+def default_loader(path):
+    """An RGB PIL image when Pillow is installed (as torchvision), else an RGB ``(H, W, 3)`` uint8 array from
+    :func:`numpy_loader`."""
+    return pil_loader(path) if _have_pillow() else numpy_loader(path)
+
+
+def numpy_loader(path):
+    """Decodes a PNG or PPM/PGM/PBM file to an RGB ``(H, W, 3)`` uint8 array without Pillow, converting as
+    Pillow's ``convert("RGB")`` does (gray repeated, palette looked up, alpha dropped, 16-bit to 8-bit)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return decode_png(data)
+    if data[:1] == b"P" and data[1:2] in b"123456" and len(data) > 2:
+        return decode_pnm(data)
+    kind = "JPEG" if data.startswith(b"\xff\xd8") else "this image format"
+    raise RuntimeError("%s: decoding %s needs Pillow (pip install pillow); PNG and PPM/PGM/PBM are decoded "
+                       "without it" % (path, kind))
+
+
+# ================================================================================================== datasets
+
+
 class DatasetFolder(VisionDataset):
     """A generic dataset of ``root/<class>/.../<file>`` samples.
 
@@ -135,51 +177,14 @@ class ImageFolder(DatasetFolder):
     """``root/<class>/.../<image>`` with :data:`IMG_EXTENSIONS`, loaded by ``loader`` (default:
     :func:`default_loader`). ``imgs`` is ``samples``."""
 
-    def __init__(self, root, transform=None, target_transform=None, loader=None, is_valid_file=None,
+    def __init__(self, root, transform=None, target_transform=None, loader=default_loader, is_valid_file=None,
                  allow_empty=False):
-        super().__init__(root, default_loader if loader is None else loader,
-                         IMG_EXTENSIONS if is_valid_file is None else None, transform=transform,
+        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None, transform=transform,
                          target_transform=target_transform, is_valid_file=is_valid_file, allow_empty=allow_empty)
         self.imgs = self.samples
 
 
-# ================================================================================================== loaders
-
-
-def _have_pillow():
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def pil_loader(path):
-    """The image at path as an RGB PIL image (needs Pillow)."""
-    from PIL import Image
-    with open(path, "rb") as f:
-        img = Image.open(f)
-        return img.convert("RGB")
-
-
-def default_loader(path):
-    """An RGB PIL image when Pillow is installed (as torchvision), else an RGB ``(H, W, 3)`` uint8 array from
-    :func:`numpy_loader`."""
-    return pil_loader(path) if _have_pillow() else numpy_loader(path)
-
-
-def numpy_loader(path):
-    """Decodes a PNG or PPM/PGM/PBM file to an RGB ``(H, W, 3)`` uint8 array without Pillow, converting as
-    Pillow's ``convert("RGB")`` does (gray repeated, palette looked up, alpha dropped, 16-bit to 8-bit)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return decode_png(data)
-    if data[:1] == b"P" and data[1:2] in b"123456" and len(data) > 2:
-        return decode_pnm(data)
-    kind = "JPEG" if data.startswith(b"\xff\xd8") else "this image format"
-    raise RuntimeError("%s: decoding %s needs Pillow (pip install pillow); PNG and PPM/PGM/PBM are decoded "
-                       "without it" % (path, kind))
+# ================================================================================================= decoders
 
 
 def _check_size(width, height, what):
