@@ -332,3 +332,45 @@ def test_channels_last_matches_torch():
         return out
 
     assert cases(ember) == cases(torch)
+
+
+def _layouts(m):
+    """Dense, gapped, permuted and expanded layouts of the same kind in m."""
+    base = m.tensor(np.arange(48.0).reshape(4, 3, 4))
+    return [base, base.permute(2, 0, 1), base[:, :, ::2], base.permute(1, 2, 0)[1:], base.transpose(0, 2)[::2],
+            base[:1].expand(3, 3, 4), base[:, :1].expand(4, 2, 4).permute(2, 1, 0), base[0].t()[1:]]
+
+
+def test_like_factories_and_copies_preserve_layout_as_torch():
+    torch = pytest.importorskip("torch")
+
+    def strides(m):
+        out = []
+        for x in _layouts(m):
+            for f in (m.empty_like, m.zeros_like, lambda a: m.ones_like(a, dtype=m.float32),
+                      lambda a: m.full_like(a, 2.0), lambda a: m.zeros_like(a, memory_format=m.contiguous_format),
+                      lambda a: a.clone(), lambda a: a.clone(memory_format=m.preserve_format),
+                      lambda a: a.to(m.float64, copy=True), lambda a: a.clone().requires_grad_().clone()):
+                out.append(tuple(f(x).stride()))
+        return out
+
+    assert strides(ember) == strides(torch)
+
+
+def test_like_factories_torch_free():
+    x = ember.tensor(np.arange(12.0).reshape(3, 4)).t()  # dense, transposed
+    for t in (ember.empty_like(x), ember.zeros_like(x), ember.ones_like(x), ember.full_like(x, 7.0)):
+        assert t.stride() == (1, 4) and t.shape == (4, 3)
+    assert ember.zeros_like(x).numpy().sum() == 0 and ember.full_like(x, 7.0).numpy().min() == 7.0
+    assert ember.zeros_like(x, memory_format=ember.contiguous_format).stride() == (3, 1)
+    assert ember.zeros_like(ember.zeros(2, 3, 4, 5), memory_format=ember.channels_last).stride() == (60, 1, 15, 3)
+    gapped = ember.tensor(np.arange(12.0).reshape(3, 4)).t()[1:]  # strides (1, 4) with a gap
+    assert ember.empty_like(gapped).stride() == (1, 3)
+    c = gapped.clone()
+    assert c.stride() == (1, 3)
+    np.testing.assert_array_equal(c.numpy(), np.arange(12.0).reshape(3, 4).T[1:])
+    assert ember.ones_like(ember.zeros(1, 4).expand(3, 4)).stride() == (4, 1)  # overlapping: row-major
+    z = ember.zeros_like(x, dtype=ember.float64, requires_grad=True)
+    assert z.dtype is ember.float64 and z.requires_grad and z.is_leaf
+    with pytest.raises(TypeError, match="memory_format"):
+        ember.zeros_like(x, memory_format="channels_last")

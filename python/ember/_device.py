@@ -58,21 +58,8 @@ class device:
         return (device, (self.type, self.index))
 
 
-class layout:
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return "ember." + self._name
-
-
-strided = layout("strided")
-
-
-class memory_format:
-    """How a copy lays out its dims in memory (``ember.contiguous_format``, ``ember.channels_last``, ...)."""
+class _Named:
+    """A named singleton (ember.strided, ember.channels_last, ...); pickles as the module global it is."""
 
     __slots__ = ("_name",)
 
@@ -84,6 +71,21 @@ class memory_format:
 
     def __reduce__(self):
         return self._name
+
+
+class layout(_Named):
+    """How a tensor's elements are stored: only ``ember.strided``."""
+
+    __slots__ = ()
+
+
+strided = layout("strided")
+
+
+class memory_format(_Named):
+    """How a copy lays out its dims in memory (``ember.contiguous_format``, ``ember.channels_last``, ...)."""
+
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")

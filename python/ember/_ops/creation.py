@@ -4,8 +4,9 @@ import numbers
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _device as _dev
 from .._device import _check_device
+from .._layout import format_strides, preserved_strides
 from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
@@ -271,26 +272,56 @@ def _like(input, dtype):
     return _dtype(dtype, input.dtype)
 
 
+def _empty_like(input, dtype, memory_format):
+    """An uninitialised tensor shaped like input in memory_format: preserve_format (the default) keeps a dense
+    input's strides and orders a strided one's dims as input's strides are ordered, as in PyTorch."""
+    shape = input._shape
+    if memory_format is None or memory_format is _dev.preserve_format:
+        if input.is_contiguous():
+            return _C.empty(shape, dtype)
+        return _C.empty_strided(shape, preserved_strides(shape, input.stride()), dtype)
+    if memory_format is _dev.contiguous_format:
+        return _C.empty(shape, dtype)
+    if not isinstance(memory_format, _dev.memory_format):
+        raise TypeError("argument 'memory_format' must be an ember.memory_format, not %r" % (memory_format,))
+    return _C.empty_strided(shape, format_strides(shape, memory_format), dtype)
+
+
+def _full_like(input, value, dtype, device, requires_grad, memory_format):
+    _check_device(device)
+    dtype = _like(input, dtype)
+    if value is not None and (memory_format is _dev.contiguous_format or memory_format is None and
+                              input.is_contiguous()):
+        return _finish(_C.full(input._shape, value, dtype), requires_grad)  # the common case: one call
+    t = _empty_like(input, dtype, memory_format)
+    if value is not None:
+        _C.fill_(t, value)
+    return _finish(t, requires_grad)
+
+
 @export
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 0, _like(input, dtype), requires_grad, None, device)
+    """Zeros shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, 0, dtype, device, requires_grad, memory_format)
 
 
 @export
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 1, _like(input, dtype), requires_grad, None, device)
+    """Ones shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, 1, dtype, device, requires_grad, memory_format)
 
 
 @export
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _check_device(device)
-    return _finish(_C.empty(input._shape, _like(input, dtype)), requires_grad)
+    """An uninitialised tensor shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, None, dtype, device, requires_grad, memory_format)
 
 
 @export
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    return _full(input._shape, fill_value, _like(input, dtype), requires_grad, None, device)
+    """fill_value shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, fill_value, dtype, device, requires_grad, memory_format)
 
 
 @export

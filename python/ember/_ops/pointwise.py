@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from .. import _C, _device as _dev
+from .._layout import CHANNELS_LAST as _CHANNELS_LAST, format_strides as _format_strides, preserved_strides
 from .._tensor import Tensor
 from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
@@ -1058,23 +1059,6 @@ class Clone(Function):
         return g, None
 
 
-# dim orders (outermost first) of the channels-last formats: N, spatial dims, C
-_CHANNELS_LAST = {_dev.channels_last: (4, (0, 2, 3, 1)), _dev.channels_last_3d: (5, (0, 2, 3, 4, 1))}
-
-
-def _format_strides(shape, memory_format):
-    """The strides a dense tensor of shape has in memory_format (contiguous_format or channels_last*)."""
-    rank, order = _CHANNELS_LAST.get(memory_format, (len(shape), tuple(range(len(shape)))))
-    if len(shape) != rank:
-        raise RuntimeError("required rank %d tensor to use %s format" % (rank, memory_format._name))
-    strides = [0] * rank
-    step = 1
-    for d in reversed(order):
-        strides[d] = step
-        step *= max(shape[d], 1)
-    return tuple(strides)
-
-
 def _in_format(x, memory_format):
     """Whether x is laid out densely in memory_format (size-1 dims may have any stride, as in PyTorch)."""
     if memory_format is _dev.contiguous_format:
@@ -1109,10 +1093,22 @@ def _fresh_contiguous(x):
     return _C.clone(x) if x.is_contiguous() else _C.contiguous(x)
 
 
+def _clone_preserve(x):
+    """clone() in preserve_format: a dense input's strides, else dense strides in the input's stride order."""
+    if x.is_contiguous():
+        return _C.clone(x)
+    strides = preserved_strides(x._shape, x.stride())
+    if strides == x.stride():
+        return _C.clone(x)  # dense: the kernel keeps the layout
+    out = _C.empty_strided(x._shape, strides, x.dtype)
+    _C.copy_(out, x)
+    return out
+
+
 def _copy_fn(memory_format, op):
-    """The non-differentiable copy for memory_format: preserve_format keeps a dense layout (_C.clone)."""
+    """The non-differentiable copy for memory_format."""
     if memory_format is None or memory_format is _dev.preserve_format:
-        return _C.clone
+        return _clone_preserve
     if memory_format is _dev.contiguous_format:
         return _fresh_contiguous
     if memory_format in _CHANNELS_LAST:
@@ -1134,7 +1130,7 @@ def clone(input, *, memory_format=None):
     """A copy of input (differentiable); preserve_format (the default) keeps a dense input's strides."""
     check_tensor(input, "clone")
     if memory_format is None and not (_state.enabled and input._requires_grad):
-        return _C.clone(input)
+        return _clone_preserve(input)
     return _copy_as(input, memory_format, "clone")
 
 
@@ -1236,7 +1232,7 @@ def to_dtype(x, dtype, copy=False):
     if x.dtype is dtype:
         if not copy:
             return x
-        return Clone.apply(x, _C.clone) if _state.enabled and x._requires_grad else _C.clone(x)
+        return Clone.apply(x, _clone_preserve) if _state.enabled and x._requires_grad else _clone_preserve(x)
     if _state.enabled and x._requires_grad and dtype.is_floating_point:
         return ToCopy.apply(x, dtype)
     return _C.to_dtype(x, dtype, copy)

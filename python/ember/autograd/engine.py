@@ -6,6 +6,7 @@ captured, for ``autograd.grad``). Saved tensors are freed as nodes finish unless
 The loop is written for speed: it is the per-node overhead every training step pays.
 """
 from .. import _C
+from .._layout import is_dense
 from .function import AccumulateGrad, _grad_accumulator
 from .grad_mode import _state
 
@@ -69,21 +70,11 @@ def _grad_in_layout_of(var, g):
     if g.numel() == 0:
         # nothing to copy; a zero-size leaf may carry zero strides, which in-place kernels refuse to write
         return _C.empty(var.shape, g.dtype)
-    if var.is_contiguous() or not _dense(var):
+    if var.is_contiguous() or not is_dense(var._shape, var.stride()):
         return _C.clone(g) if g.is_contiguous() else _C.contiguous(g)
     out = _C.empty_strided(var.shape, var.stride(), g.dtype)
     _C.copy_(out, g)
     return out
-
-
-def _dense(t):
-    """Whether t's elements fill a block of memory exactly once (some order of its dims is row-major)."""
-    step = 1
-    for stride, size in sorted((st, s) for s, st in zip(t.shape, t.stride()) if s != 1):
-        if stride != step:
-            return False
-        step *= size
-    return True
 
 
 def _zero_grads(params, set_to_none):
