@@ -242,6 +242,13 @@ def test_image_folder_with_pillow_gives_pil_images(tree):
     x, _ = tds[0]
     assert x.shape == (3, 4, 4)
     np.testing.assert_allclose(x.numpy(), images[ds.samples[0][0]][1:5, 0:4].transpose(2, 0, 1) / 255, rtol=1e-6)
+    smooth = np.repeat(np.linspace(0, 255, 16).astype(np.uint8)[None, :, None], 12, 0).repeat(3, 2)
+    Image.fromarray(smooth).save(root / "owl" / "photo.JPG", quality=95)
+    ds = ImageFolder(root)
+    jpeg = [i for i, (p, _) in enumerate(ds.samples) if p.endswith(".JPG")]
+    assert len(ds) == 6 and len(jpeg) == 1 and ds.targets[jpeg[0]] == 2
+    img = np.asarray(ds[jpeg[0]][0]).astype(np.int64)
+    assert img.shape == (12, 16, 3) and np.abs(img - smooth).max() <= 8  # lossy, but close
 
 
 def test_is_valid_file_loader_and_allow_empty(tree):
