@@ -229,6 +229,22 @@ def test_layer_gradients_first_and_second_order(mode):
                                                                  requires_grad=True))
 
 
+def test_backward_frees_the_time_steps():
+    """The fused layer keeps every step's activations for backward; backward frees them even while the outputs
+    (and so the graph node) stay alive, and retain_graph keeps them for a second backward."""
+    m = nn.LSTM(3, 4)
+    x = ember.randn(50, 2, 3)
+    base = ember._C._live_storages()
+    out, (h, c) = m(x)
+    held = ember._C._live_storages() - base
+    assert held > 50 * 4  # the activations of 50 steps
+    out.sum().backward(retain_graph=True)
+    out.sum().backward()
+    assert ember._C._live_storages() - base < 20  # outputs, gradients, and no steps
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        out.sum().backward()
+
+
 # ------------------------------------------------------------------------------------------ PyTorch parity
 
 

@@ -300,15 +300,20 @@ class _FusedLayer(Function):
     @staticmethod
     def forward(ctx, mode, sizes, reverse, proj, w_hh, b_hh, *states0):
         outs, (offsets, saved) = _fused_forward(mode, proj, w_hh, b_hh, states0, sizes, reverse, True)
-        ctx.save_for_backward(proj, w_hh, b_hh, *states0)
-        ctx.args, ctx.offsets, ctx.steps = (mode, sizes, reverse), offsets, saved
+        # the steps' tensors go through save_for_backward too, so that backward frees them (unless retain_graph)
+        per_step = len(saved[0][0]) + 1
+        ctx.save_for_backward(proj, w_hh, b_hh, *states0, *[x for sv, h in saved for x in sv + (h,)])
+        ctx.args, ctx.offsets, ctx.layout = (mode, sizes, reverse), offsets, (len(states0), per_step)
         return outs
 
     @staticmethod
     def backward(ctx, dout, *dstates_n):
         mode, sizes, reverse = ctx.args
-        saved_inputs = ctx.saved_tensors
-        proj, w_hh, b_hh, states0 = saved_inputs[0], saved_inputs[1], saved_inputs[2], saved_inputs[3:]
+        n_states, per_step = ctx.layout
+        saved = ctx.saved_tensors
+        proj, w_hh, b_hh, states0 = saved[0], saved[1], saved[2], saved[3:3 + n_states]
+        flat = saved[3 + n_states:]
+        steps = [(flat[k:k + per_step - 1], flat[k + per_step - 1]) for k in range(0, len(flat), per_step)]
         need = ctx.needs_input_grad[3:]
         if is_grad_enabled():
             step = _step_fn(mode)
@@ -321,7 +326,7 @@ class _FusedLayer(Function):
                                         (dout,) + tuple(dstates_n))
             return (None, None, None) + grads
         cell_backward = _KERNELS[mode][1]
-        steps, offsets = ctx.steps, ctx.offsets
+        offsets = ctx.offsets
         n = len(sizes)
         dprojs, drecs = [None] * n, [None] * n
         initial = []  # (first row, gradients of those rows of each initial state)
