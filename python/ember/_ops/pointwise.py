@@ -1043,6 +1043,9 @@ method("equal", equal)
 # ---------------------------------------------------------------------------------------- copy / fill / clone
 
 
+_is_contiguous_c = _C.TensorBase.is_contiguous  # the C method, for paths that run on every call
+
+
 class Clone(Function):
     """A copy made by copy_fn (clone, contiguous, a memory-format copy); its gradient passes through."""
 
@@ -1095,7 +1098,7 @@ def _fresh_contiguous(x):
 
 def _clone_preserve(x):
     """clone() in preserve_format: a dense input's strides, else dense strides in the input's stride order."""
-    if x.is_contiguous():
+    if _is_contiguous_c(x):
         return _C.clone(x)
     strides = preserved_strides(x._shape, x.stride())
     if strides == x.stride():
@@ -1129,18 +1132,22 @@ def _copy_as(x, memory_format, op):
 def clone(input, *, memory_format=None):
     """A copy of input (differentiable); preserve_format (the default) keeps a dense input's strides."""
     check_tensor(input, "clone")
-    if memory_format is None and not (_state.enabled and input._requires_grad):
-        return _clone_preserve(input)
-    return _copy_as(input, memory_format, "clone")
+    return _clone_method(input, memory_format=memory_format)
 
 
-method("clone", lambda self, *, memory_format=None: clone(self, memory_format=memory_format))
+def _clone_method(self, *, memory_format=None):
+    if memory_format is None and not (_state.enabled and self._requires_grad):
+        return _C.clone(self) if _is_contiguous_c(self) else _clone_preserve(self)
+    return _copy_as(self, memory_format, "clone")
+
+
+method("clone", _clone_method)
 
 
 def _contiguous(self, memory_format=None):
     """self when it is already laid out in memory_format (default contiguous_format), else a copy that is."""
     if memory_format is None or memory_format is _dev.contiguous_format:
-        if self.is_contiguous():
+        if _is_contiguous_c(self):
             return self
         return Clone.apply(self, _C.contiguous) if _state.enabled and self._requires_grad else _C.contiguous(self)
     if memory_format is _dev.preserve_format:
@@ -1156,7 +1163,7 @@ def _contiguous(self, memory_format=None):
 def _is_contiguous(self, memory_format=None):
     """Whether the elements lie densely in row-major order (or in memory_format's order)."""
     if memory_format is None:
-        return _TensorBase_is_contiguous(self)
+        return _is_contiguous_c(self)
     if memory_format is _dev.preserve_format:
         raise RuntimeError("is_contiguous(): preserve_format is not a valid memory format to check against")
     if memory_format is not _dev.contiguous_format and memory_format not in _CHANNELS_LAST:
@@ -1166,8 +1173,6 @@ def _is_contiguous(self, memory_format=None):
         return False
     return _in_format(self, memory_format)
 
-
-_TensorBase_is_contiguous = _C.TensorBase.is_contiguous
 method("contiguous", _contiguous)
 method("is_contiguous", _is_contiguous)
 
