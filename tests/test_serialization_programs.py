@@ -320,7 +320,9 @@ def test_truncated_and_bit_flipped_module_archives_raise_or_load_unchanged():
         with pytest.raises(CheckpointError):
             ember.load(io.BytesIO(data[:n]))
     rng = np.random.default_rng(1)
-    for pos in rng.choice(len(data), 300, replace=False):
+    # every byte of the first local header and of the central directory, and a sample of the rest
+    ends = list(range(100)) + list(range(len(data) - 500, len(data)))
+    for pos in ends + list(rng.choice(np.arange(100, len(data) - 500), 100, replace=False)):
         bad = bytearray(data)
         bad[pos] ^= 1 << int(rng.integers(8))
         try:

@@ -819,7 +819,7 @@ class _TorchArchive:
     def __init__(self, src):
         try:
             self.zf = zipfile.ZipFile(src.fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
             raise CheckpointError("corrupt PyTorch checkpoint: not a readable zip archive (%s)" % e) from None
         names = self.zf.namelist()
         pkls = [n for n in names if n == "data.pkl" or (n.endswith("/data.pkl") and n.count("/") == 1)]
@@ -880,7 +880,8 @@ class _TorchArchive:
                         raise CheckpointError("corrupt PyTorch checkpoint: record %r is truncated" % info.filename)
                     got += n
                 fh.read(1)  # reaching the end makes zipfile verify the CRC
-        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError,
+                RuntimeError) as e:  # RuntimeError: a flipped flag bit claims the record is encrypted
             raise CheckpointError("corrupt PyTorch checkpoint: record %r: %s" % (info.filename, e)) from None
         return into
 
