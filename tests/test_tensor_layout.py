@@ -374,3 +374,19 @@ def test_like_factories_torch_free():
     assert z.dtype is ember.float64 and z.requires_grad and z.is_leaf
     with pytest.raises(TypeError, match="memory_format"):
         ember.zeros_like(x, memory_format="channels_last")
+
+
+def test_to_argument_forms():
+    x = ember.randn(2, 3)
+    assert x.to("cpu", ember.float32, False, True) is not x  # positional copy=True
+    assert x.to("cpu", ember.float32, False, False) is x
+    assert x.to(ember.device("cpu"), dtype=ember.float64).dtype is ember.float64
+    assert x.to(x, non_blocking=True) is x and x.to(None) is x
+    assert x.to(float).dtype is ember.float64 and x.to(int).dtype is ember.int64 and x.to(bool).dtype is ember.bool
+    with pytest.raises(TypeError, match="two dtypes"):
+        x.to(ember.float32, ember.float64)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        x.to(foo=1)
+    for name, missing in (("char", "int8"), ("short", "int16"), ("cfloat", "complex64")):
+        with pytest.raises(TypeError, match="no %s dtype" % missing):
+            getattr(x, name)()

@@ -16,13 +16,23 @@ def _to(self, *args, **kwargs):
     memory_format = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError("to() got unexpected keyword arguments %s" % sorted(kwargs))
+    flags = []  # positional non_blocking, copy (to(device, dtype, non_blocking, copy) in PyTorch)
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, bool):
+            flags.append(a)
+        elif isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, (_C.dtype, type)) or (a is not None and not isinstance(a, (str, _device_cls, int, bool))):
-            dtype = a
-        elif isinstance(a, (str, _device_cls, int)) and not isinstance(a, bool):
+        elif isinstance(a, (str, _device_cls, int)):
             device = a
+        elif a is not None:
+            if dtype is not None:
+                raise TypeError("to() received an invalid combination of arguments: two dtypes (%s, %s)"
+                                % (dtype, a))
+            dtype = a
+    if len(flags) > 2:
+        raise TypeError("to() takes at most two positional flags (non_blocking, copy), got %d" % len(flags))
+    if len(flags) == 2:
+        copy = flags[1]
     _check_device(device)
     dtype = self.dtype if dtype is None else _dtype(dtype)
     if memory_format is None or memory_format is _dev.preserve_format:
@@ -38,6 +48,18 @@ for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.fl
                    ("long", _C.int64), ("int", _C.int32), ("bool", _C.bool), ("byte", _C.uint8)]:
     method(_name, lambda self, memory_format=None, _dt=_dt: to_dtype(self, _dt) if memory_format is None else
            _to(self, _dt, memory_format=memory_format))
+
+
+def _missing_dtype(name, dtype):
+    def convert(self, memory_format=None):
+        raise TypeError("Tensor.%s(): Ember has no %s dtype yet (supported: float32, float64, float16, bfloat16, "
+                        "int64, int32, uint8, bool)" % (name, dtype))
+    return convert
+
+
+for _name, _missing in (("char", "int8"), ("short", "int16"), ("cfloat", "complex64"), ("cdouble", "complex128"),
+                        ("chalf", "complex32")):
+    method(_name, _missing_dtype(_name, _missing))
 
 
 def _cpu(self, memory_format=None):
