@@ -1080,7 +1080,7 @@ def _suggest_format(x):
             continue
         shape, strides = x._shape, x.stride()
         if strides[1] == 0:
-            break
+            continue
         low = 0
         for d in reversed(order):
             if shape[d] == 0 or strides[d] < low or (d == 0 and low == strides[1]):
@@ -1172,6 +1172,7 @@ def _is_contiguous(self, memory_format=None):
     if memory_format in _CHANNELS_LAST and self.dim() != _CHANNELS_LAST[memory_format][0]:
         return False
     return _in_format(self, memory_format)
+
 
 method("contiguous", _contiguous)
 method("is_contiguous", _is_contiguous)
