@@ -113,11 +113,14 @@ def bench(name, rounds, steps):
                 step(data, target)
             times[k].append((time.perf_counter() - t0) / steps)
     med = {k: statistics.median(v) for k, v in times.items()}
+    low = {k: min(v) for k, v in times.items()}
     print("%s training step (first loss: %s)" % (name, ", ".join("%s %.4f" % kv for kv in first.items())))
     for k, v in med.items():
-        print("  %-6s %8.2f ms per step" % (k, v * 1e3))
+        print("  %-6s %8.2f ms per step (fastest round %.2f)" % (k, v * 1e3, low[k] * 1e3))
     if "torch" in med:
-        print("  ember/torch time ratio: %.2f" % (med["ember"] / med["torch"]))
+        # on a shared machine other load only adds time, so the fastest rounds are the steadier comparison
+        print("  ember/torch time ratio: %.2f (fastest rounds: %.2f)"
+              % (med["ember"] / med["torch"], low["ember"] / low["torch"]))
     return med
 
 

@@ -80,9 +80,10 @@ def _left_aligned(keep):
     return not bool((k[:, 1:] > k[:, :-1]).any()) if k.shape[1] > 1 else True
 
 
-def _add_feed_forward_and_norms(layer, blocks, d_model, dim_feedforward, dropout, eps, norm_first, bias, kw):
-    """Registers linear1, dropout, linear2, norm1..N and dropout1..N (N = blocks) in PyTorch's order, so that
-    state_dict keys come out in the same order too."""
+def _add_feed_forward_and_norms(layer, blocks, d_model, dim_feedforward, dropout, activation, eps, norm_first, bias,
+                                kw):
+    """Registers linear1, dropout, linear2, norm1..N, dropout1..N (N = blocks) and the activation (a callable, or
+    'relu'/'gelu') in PyTorch's order, so that state_dict keys come out in the same order too."""
     layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
     layer.dropout = Dropout(dropout)
     layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
@@ -91,6 +92,7 @@ def _add_feed_forward_and_norms(layer, blocks, d_model, dim_feedforward, dropout
         setattr(layer, "norm%d" % i, LayerNorm(d_model, eps=eps, bias=bias, **kw))
     for i in range(1, blocks + 1):
         setattr(layer, "dropout%d" % i, Dropout(dropout))
+    layer.activation = _get_activation_fn(activation) if isinstance(activation, str) else activation
 
 
 def _attend(attn, dropout, x, mem, attn_mask, key_padding_mask, is_causal):
@@ -118,11 +120,9 @@ class TransformerEncoderLayer(Module):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw)
-        _add_feed_forward_and_norms(self, 2, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias, kw)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation)
-        self.activation_relu_or_gelu = _relu_or_gelu(activation)
-        self.activation = activation
+        _add_feed_forward_and_norms(self, 2, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first,
+                                    bias, kw)
+        self.activation_relu_or_gelu = _relu_or_gelu(self.activation)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -165,10 +165,8 @@ class TransformerDecoderLayer(Module):
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **kw)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias,
                                                  **kw)
-        _add_feed_forward_and_norms(self, 3, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias, kw)
-        if isinstance(activation, str):
-            activation = _get_activation_fn(activation)
-        self.activation = activation
+        _add_feed_forward_and_norms(self, 3, d_model, dim_feedforward, dropout, activation, layer_norm_eps, norm_first,
+                                    bias, kw)
 
     def __setstate__(self, state):
         if "activation" not in state:
