@@ -99,16 +99,14 @@ class _LSTMPointwise(Function):
     @staticmethod
     def forward(ctx, gates, c):
         h, c_new, act, g, tc = _lstm_cell_forward(gates, c)
-        ctx.save_for_backward(gates, c)
-        ctx.cache = (act, g, tc)
+        ctx.save_for_backward(gates, c, act, g, tc)
         return h, c_new
 
     @staticmethod
     def backward(ctx, dh, dc):
-        gates, c = ctx.saved_tensors
+        gates, c, act, g, tc = ctx.saved_tensors
         if is_grad_enabled():
             return _composite_backward(_lstm_gates, (gates, c), ctx.needs_input_grad, (dh, dc))
-        act, g, tc = ctx.cache
         return _lstm_cell_backward(dh, dc, act, g, c, tc)
 
 
@@ -147,41 +145,42 @@ def _steps(x, sizes):
     return _Steps.apply(x, tuple(sizes))
 
 
-def _run_direction(xs, sizes, h, c, weights, reverse, step):
-    """Runs one direction of one layer over the steps xs (sizes[t] rows each, sorted sequences first);
-    returns (outputs [sum(sizes), H_out], final h, final c) with each sequence's state at its own length."""
-    w_hh_t, b_hh, w_hr = weights
+def _time_loop(sizes, reverse, states0, narrow, concat, step):
+    """Drives one direction over packed steps (sizes[t] rows at step t, longest sequences first), keeping the
+    state rows in line with the batch: going forward, rows whose sequence has ended are set aside as final;
+    going backward in time, rows join from states0 as their sequence starts. step(t, states) returns the new
+    states, the first being the step's output. narrow(x, start, length) and concat(list) work on rows, as
+    graph ops or as plain kernels. Returns (outputs per step, final states with each row at its own length)."""
     out = [None] * len(sizes)
-    if not reverse:
-        done_h, done_c = [], []
-        for t, b in enumerate(sizes):
-            if b < h.shape[0]:  # the shortest sequences have ended: their state is final
-                done_h.append(h[b:])
-                h = h[:b]
-                if c is not None:
-                    done_c.append(c[b:])
-                    c = c[:b]
-            h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
-            out[t] = h
-        if done_h:
-            h = cat([h] + done_h[::-1], 0)
-            c = cat([c] + done_c[::-1], 0) if c is not None else None
-    else:
-        h_all, c_all = h, c
-        first = sizes[-1]
-        if first < h_all.shape[0]:
-            h = h_all[:first]
-            c = c_all[:first] if c_all is not None else None
-        for t in range(len(sizes) - 1, -1, -1):
-            b = sizes[t]
-            if b > h.shape[0]:  # longer sequences start (in reverse time) from their initial state
-                h = cat([h, h_all[h.shape[0]:b]], 0)
-                if c is not None:
-                    c = cat([c, c_all[c.shape[0]:b]], 0)
-            h, c = step(xs[t], h, c, w_hh_t, b_hh, w_hr)
-            out[t] = h
-    return cat(out, 0), h, c
+    first = sizes[-1] if reverse else sizes[0]
+    states = [narrow(s, 0, first) if first < s.shape[0] else s for s in states0]
+    done = []
+    for t in (range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))):
+        b = sizes[t]
+        rows = states[0].shape[0]
+        if b < rows:
+            done.append([narrow(s, b, rows - b) for s in states])
+            states = [narrow(s, 0, b) for s in states]
+        elif b > rows:
+            states = [concat([s, narrow(s0, rows, b - rows)]) for s, s0 in zip(states, states0)]
+        states = step(t, states)
+        out[t] = states[0]
+    if done:
+        states = [concat([s] + [d[k] for d in done[::-1]]) for k, s in enumerate(states)]
+    return out, states
 
+
+def _run_direction(xs, sizes, h, c, weights, reverse, step):
+    """One direction of one layer in differentiable ops over the steps xs (see _time_loop); returns
+    (outputs [sum(sizes), H_out], final h, final c or None)."""
+    w_hh_t, b_hh, w_hr = weights
+
+    def one(t, states):
+        h, c = step(xs[t], states[0], states[1] if len(states) > 1 else None, w_hh_t, b_hh, w_hr)
+        return [h] if c is None else [h, c]
+    out, states = _time_loop(sizes, reverse, [h] if c is None else [h, c], lambda x, i, n: x.narrow(0, i, n),
+                             lambda xs: cat(xs, 0), one)
+    return cat(out, 0), states[0], (states[1] if len(states) > 1 else None)
 
 
 def _step_fn(mode):
@@ -265,27 +264,15 @@ def _fused_forward(mode, proj, w_hh, b_hh, states0, sizes, reverse, keep):
     for b in sizes:
         offsets.append(off)
         off += b
-    out = [None] * len(sizes)
     saved = [None] * len(sizes)
-    order = range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))
-    done = []
-    first = sizes[-1] if reverse else sizes[0]
-    states = [_C.narrow(s, 0, 0, first) if first < s._shape[0] else s for s in states0]
-    for t in order:
-        b = sizes[t]
-        rows = states[0]._shape[0]
-        if b < rows:  # forward direction: the shortest sequences have ended, their states are final
-            done.append([_C.narrow(s, 0, b, rows - b) for s in states])
-            states = [_C.narrow(s, 0, 0, b) for s in states]
-        elif b > rows:  # reverse direction: longer sequences start from their initial states
-            states = [_C.cat([s, _C.narrow(s0, 0, rows, b - rows)], 0) for s, s0 in zip(states, states0)]
-        new, sv = cell(_C.narrow(proj, 0, offsets[t], b), states, w_t, b_hh)
+
+    def one(t, states):
+        new, sv = cell(_C.narrow(proj, 0, offsets[t], sizes[t]), states, w_t, b_hh)
         if keep:
             saved[t] = (sv, states[0])
-        out[t] = new[0]
-        states = new
-    if done:
-        states = [_C.cat([s] + [d[k] for d in done[::-1]], 0) for k, s in enumerate(states)]
+        return list(new)
+    out, states = _time_loop(sizes, reverse, list(states0), lambda x, i, n: _C.narrow(x, 0, i, n),
+                             lambda xs: _C.cat(xs, 0), one)
     return (_C.cat(out, 0),) + tuple(states), (offsets, saved)
 
 
