@@ -131,7 +131,7 @@ def test_requires_grad_is_preserved_and_grads_are_not_saved():
 def test_unsupported_objects_are_refused_clearly():
     class Custom:
         pass
-    for bad in (Custom(), {1, 2}, np.zeros(3), lambda: 1):
+    for bad in (Custom(), lambda: 1):  # sets, arrays and importable classes are saved since issue 11
         with pytest.raises(TypeError, match="can't store objects of type"):
             ember.save({"x": bad}, io.BytesIO())
     cyc = []

@@ -64,6 +64,7 @@ Tensor alloc_like_layout(const DimVector& shape, ScalarType dtype, const Tensor&
 }
 
 void check_writable(const Tensor& self, const char* op) {
+  if (self.numel() == 0) return;  // nothing is written (zero-size tensors may carry zero strides)
   for (int64_t d = 0; d < self.dim(); ++d) {
     EMBER_RUNTIME_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), op,
                         ": unsupported operation: more than one element of the written-to tensor refers to a "

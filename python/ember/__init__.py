@@ -5,7 +5,8 @@ a graph in Python (``ember.autograd``), and ``backward()`` walks it.
 """
 from . import _C
 from ._C import (bfloat16, bool, dtype, float16, float32, float64, int32, int64, uint8)  # noqa: A004
-from ._device import device, layout, strided
+from ._device import (channels_last, channels_last_3d, contiguous_format, device, layout, memory_format,
+                      preserve_format, strided)
 from ._tensor import Size, Tensor
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd, return_types
@@ -90,11 +91,7 @@ def are_deterministic_algorithms_enabled():
     return True
 
 
-def compile(model=None, **kwargs):
-    """No compiler: returns the model (or a decorator that does nothing) so torch.compile calls still run."""
-    if model is None:
-        return lambda m: m
-    return model
+from ._compile import compile  # noqa: E402
 
 
 class finfo:

@@ -2,7 +2,8 @@
 
 from . import _C
 
-__all__ = ["device", "layout", "strided"]
+__all__ = ["device", "layout", "strided", "memory_format", "contiguous_format", "preserve_format", "channels_last",
+           "channels_last_3d"]
 
 
 class device:
@@ -58,7 +59,9 @@ class device:
         return (device, (self.type, self.index))
 
 
-class layout:
+class _Named:
+    """A named singleton (ember.strided, ember.channels_last, ...); pickles as the module global it is."""
+
     __slots__ = ("_name",)
 
     def __init__(self, name):
@@ -67,8 +70,29 @@ class layout:
     def __repr__(self):
         return "ember." + self._name
 
+    def __reduce__(self):
+        return self._name
+
+
+class layout(_Named):
+    """How a tensor's elements are stored: only ``ember.strided``."""
+
+    __slots__ = ()
+
 
 strided = layout("strided")
+
+
+class memory_format(_Named):
+    """How a copy lays out its dims in memory (``ember.contiguous_format``, ``ember.channels_last``, ...)."""
+
+    __slots__ = ()
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
 _CPU = device("cpu")
 
 

@@ -52,6 +52,27 @@ _DTYPE_TENSOR_NAMES = {
 }
 
 
+_TENSOR_NAME_DTYPES = {v: k for k, v in _DTYPE_TENSOR_NAMES.items()}
+_UNSUPPORTED_TENSOR_NAMES = {"CharTensor": "int8", "ShortTensor": "int16", "ComplexFloatTensor": "complex64",
+                             "ComplexDoubleTensor": "complex128"}
+
+
+def _dtype_of_type_name(name):
+    """'torch.FloatTensor' / 'ember.cuda.LongTensor' / ... -> the dtype (cuda names fail as .cuda() does)."""
+    module, _, cls = name.rpartition(".")
+    if module in ("torch.cuda", "ember.cuda"):
+        from ._device import _check_device
+        _check_device("cuda")
+    elif module not in ("torch", "ember"):
+        raise ValueError("invalid type: %r" % name)
+    if cls in _UNSUPPORTED_TENSOR_NAMES:
+        raise TypeError("%s: Ember has no %s dtype; supported: %s" % (
+            name, _UNSUPPORTED_TENSOR_NAMES[cls], ", ".join(sorted(_TENSOR_NAME_DTYPES))))
+    if cls not in _TENSOR_NAME_DTYPES:
+        raise ValueError("invalid type: %r" % name)
+    return getattr(_C, _TENSOR_NAME_DTYPES[cls])
+
+
 def _shape_args(args):
     """view(2, 3) / view((2, 3)) / view([2, 3]) / view(ember.Size) -> tuple of ints."""
     if len(args) == 1 and not isinstance(args[0], numbers.Integral) and not (
@@ -144,15 +165,21 @@ class Tensor(_C.TensorBase):
         return self._base is not None
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
-        """Without arguments: the type name ('ember.FloatTensor'); with a dtype: a converted tensor."""
+        """Without arguments: the type name ('ember.FloatTensor'); with a dtype or a type name such as
+        'torch.FloatTensor': this tensor converted to it (self when it already has that type)."""
         if dtype is None:
             return "ember." + _DTYPE_TENSOR_NAMES[self.dtype._name]
         if isinstance(dtype, str):
-            for k, v in _DTYPE_TENSOR_NAMES.items():
-                if dtype.endswith(v):
-                    return self.to(getattr(_C, k))
-            raise ValueError("invalid type: %r" % dtype)
+            return self.to(_dtype_of_type_name(dtype))
+        if not isinstance(dtype, _C.dtype):
+            raise ValueError("invalid type: %r" % (dtype,))
         return self.to(dtype)
+
+    def type_as(self, other):
+        """This tensor converted to other's dtype (self when the dtypes already match)."""
+        if not isinstance(other, Tensor):
+            raise TypeError("type_as(): argument 'other' must be Tensor, not %s" % type(other).__name__)
+        return self.to(other.dtype)
 
     # ------------------------------------------------------------------ conversions
     def numpy(self, *, force=False):

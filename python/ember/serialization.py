@@ -1,13 +1,19 @@
-"""``ember.save`` / ``ember.load``: checkpoints that never execute code from a file.
+"""``ember.save`` / ``ember.load``: checkpoints whose default loading never executes code from a file.
 
 ``ember.load`` reads three formats, recognised by their first bytes:
 
-* **Ember checkpoints** (what ``ember.save`` writes), described below;
+* **Ember checkpoints** (what ``ember.save`` writes for plain data: tensors, numeric numpy arrays, numbers,
+  strings and containers), described below;
 * **safetensors** files (see ``ember.safetensors``);
-* **PyTorch** ``.pt``/``.pth`` files written by ``torch.save`` (a zip archive holding ``data.pkl`` and one raw
-  record per storage). The pickle is read by a restricted unpickler that resolves only the functions that
-  rebuild tensors, storage types, dtypes, ``torch.Size``/``torch.device`` and plain containers, each mapped to
-  Ember code; any other global (``os.system``, a model class, ...) is refused with :class:`UnsafeCheckpointError`.
+* **PyTorch-layout** ``.pt``/``.pth`` zip archives holding ``data.pkl`` and one raw record per storage: what
+  ``torch.save`` writes, and what ``ember.save`` writes for objects plain data cannot describe (a whole
+  ``nn.Module``, a user class, a set). With the default ``weights_only=True`` the pickle is read by a restricted
+  unpickler, as PyTorch 2.6+ does: it resolves only the functions that rebuild tensors, storage types, dtypes,
+  ``torch.Size``/``torch.device``, numeric numpy arrays and plain containers (each mapped to Ember code), plus the
+  classes and functions the user allowlisted with :func:`add_safe_globals` / :func:`safe_globals`; any other global
+  (``os.system``, a model class, ...) is refused with :class:`UnsafeCheckpointError` (a
+  ``pickle.UnpicklingError``) naming it. ``weights_only=False`` unpickles normally (the user's explicit choice);
+  tensors still load as Ember tensors.
 
 Ember checkpoint format, version 1 (integers little-endian)::
 
@@ -20,26 +26,31 @@ Ember checkpoint format, version 1 (integers little-endian)::
                 zero padding to a multiple of 64
     data_start  data             data_length bytes; the file ends exactly here
 
-The header is ``{"storages": [...], "tensors": [...], "object": node}``. A storage is
+The header is ``{"storages": [...], "tensors": [...], "arrays": [...], "object": node}``. A storage is
 ``{"offset", "nbytes", "crc32"}`` (offset relative to data_start, 64-byte aligned): the raw little-endian bytes of
 one storage, written once however many saved tensors view it. A tensor is ``{"storage", "dtype", "shape",
 "stride", "offset", "requires_grad", "parameter"}`` (offset and strides in elements), so views and non-contiguous
 tensors come back as views of one shared storage. A node is JSON null/true/false/number/string, or a tagged
 array: ``["list", [...]]``, ``["tuple", [...]]``, ``["dict" | "odict" | "counter", [[key, value], ...]]``,
 ``["tensor", index]``, ``["float", "nan" | "inf" | "-inf"]``, ``["bytes", base64]``, ``["dtype", name]``,
-``["size", [...]]``, ``["device", str]``. Every size, offset and checksum is validated before it is used, so a
-truncated, corrupted or hostile file raises :class:`CheckpointError` instead of crashing or allocating memory
-the file does not contain.
+``["size", [...]]``, ``["device", str]``, ``["ndarray", index]``, ``["npscalar", index]`` (a numpy complex
+scalar, stored as a 0-d array). The optional header list ``"arrays"`` holds numpy arrays as ``{"storage",
+"dtype" (numpy's little-endian type string, numeric kinds only), "shape"}``, each one C-ordered storage of its
+own; they load as plain writable numpy arrays. Every size, offset and checksum is validated before it is used,
+so a truncated, corrupted or hostile file raises :class:`CheckpointError` instead of crashing or allocating
+memory the file does not contain.
 
 ``ember.save`` to a path writes a temporary file in the same directory, flushes and fsyncs it, then renames it
 over the target: an interrupted save leaves the previous checkpoint intact.
 """
+import _compat_pickle
 import base64
 import io
 import json
 import math
 import os
 import pickle
+import pickletools
 import stat
 import struct
 import sys
@@ -54,7 +65,8 @@ from . import _C
 from ._device import _check_device, device as _device
 from ._tensor import Size, Tensor
 
-__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError", "add_safe_globals", "clear_safe_globals",
+           "get_safe_globals", "get_unsafe_globals_in_checkpoint", "safe_globals"]
 
 
 class CheckpointError(RuntimeError):
@@ -62,7 +74,78 @@ class CheckpointError(RuntimeError):
 
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
-    """A PyTorch checkpoint asked for something other than tensors and plain data (e.g. a function call)."""
+    """A pickled checkpoint asked for something the weights-only loader does not allow (a function call, a class
+    not named in :func:`add_safe_globals`)."""
+
+
+class _UnpicklableError(TypeError, pickle.PicklingError):
+    """ember.save met an object that pickle cannot store (a lambda, a local class, an open file, ...)."""
+
+
+# ------------------------------------------------------------------------------------------------ safe globals
+# What ember.load(weights_only=True) may resolve beyond tensors and plain data: the objects themselves (never
+# imported from a name in the file), as PyTorch's torch.serialization.add_safe_globals keeps them.
+_safe_globals = []
+
+
+def _global_name(entry):
+    if isinstance(entry, tuple):
+        if len(entry) != 2 or not isinstance(entry[1], str):
+            raise TypeError("safe globals: a tuple entry must be (object, 'module.name'), got %r" % (entry,))
+        return entry[1]
+    module, name = getattr(entry, "__module__", None), getattr(entry, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str):
+        raise TypeError("safe globals: %r has no __module__/__qualname__; pass (obj, 'module.name')" % (entry,))
+    return module + "." + name
+
+
+def add_safe_globals(safe_globals):
+    """Marks classes and functions as safe for ``ember.load(weights_only=True)``: a checkpoint naming one of them
+    (e.g. a model class saved with ``ember.save(model)``) loads it. Entries are objects, or ``(obj, "module.name")``
+    tuples for an object pickled under another name. Only allowlist code you trust: its ``__new__``,
+    ``__setstate__`` and constructor run with data from the file."""
+    if not isinstance(safe_globals, (list, tuple)):
+        raise TypeError("add_safe_globals expects a list of classes/functions, got %s" % type(safe_globals).__name__)
+    for entry in safe_globals:
+        _global_name(entry)
+    _safe_globals.extend(safe_globals)
+
+
+def get_safe_globals():
+    """The list of user-allowed globals (what :func:`add_safe_globals` added)."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals():
+    """Removes every user-allowed global."""
+    del _safe_globals[:]
+
+
+class safe_globals:
+    """Context manager: ``with ember.serialization.safe_globals([MyNet]): ember.load(path)`` allows the listed
+    globals inside the block only."""
+
+    def __init__(self, safe_globals):
+        if not isinstance(safe_globals, (list, tuple)):
+            raise TypeError("safe_globals expects a list of classes/functions, got %s"
+                            % type(safe_globals).__name__)
+        for entry in safe_globals:
+            _global_name(entry)
+        self.safe_globals = list(safe_globals)
+
+    def __enter__(self):
+        self.saved = get_safe_globals()
+        _safe_globals.extend(self.safe_globals)
+        return self
+
+    def __exit__(self, *exc):
+        _safe_globals[:] = self.saved
+        return False
+
+
+def _user_safe_globals():
+    """'module.name' -> object for every user-allowed global."""
+    return {_global_name(entry): entry[0] if isinstance(entry, tuple) else entry for entry in _safe_globals}
 
 
 MAGIC = b"\x89EMB\r\n\x1a\n"
@@ -130,16 +213,39 @@ def _finish_tensor(t, requires_grad, parameter):
 # ====================================================================================================== saving
 
 
+class _NeedsPickle(Exception):
+    """The object holds something the JSON-described format cannot (a module, a user class, a set, ...)."""
+
+
+def _numeric_dtype(dt):
+    """True for the numpy dtypes Ember stores and loads as raw bytes: bool, integers, floats, complex."""
+    return isinstance(dt, np.dtype) and dt.kind in "biufc" and dt.fields is None and dt.subdtype is None
+
+
 class _Encoder:
     """Turns an object tree into the JSON header node plus the list of storages to write."""
 
     def __init__(self):
         self.storages = []      # uint8 numpy views of the storages, in file order
         self.storage_index = {}  # storage id -> index
-        self.keep = []          # tensors whose storages are referenced (keeps storage ids valid)
+        self.keep = []          # tensors/arrays whose storages are referenced (keeps storage ids valid)
         self.tensors = []
         self.tensor_index = {}  # id(tensor) -> index
+        self.arrays = []
+        self.array_index = {}   # id(ndarray) -> index
         self.active = set()     # ids of containers being encoded (cycle detection)
+
+    def array(self, a):
+        idx = self.array_index.get(id(a))
+        if idx is not None:
+            return idx
+        # one C-ordered little-endian copy per array: loads as a plain, writable ndarray
+        data = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype)
+        self.keep.append(a)
+        self.storages.append(data.reshape(-1).view(np.uint8))
+        idx = self.array_index[id(a)] = len(self.arrays)
+        self.arrays.append({"storage": len(self.storages) - 1, "dtype": data.dtype.str, "shape": list(a.shape)})
+        return idx
 
     def tensor(self, t):
         idx = self.tensor_index.get(id(t))
@@ -165,6 +271,10 @@ class _Encoder:
             return obj
         if isinstance(obj, Tensor):
             return ["tensor", self.tensor(obj)]
+        if type(obj) is np.ndarray and _numeric_dtype(obj.dtype):
+            return ["ndarray", self.array(obj)]
+        if isinstance(obj, np.complexfloating):  # no JSON number for it: a 0-d array read back as a scalar
+            return ["npscalar", self.array(np.asarray(obj))]
         if isinstance(obj, bool) or isinstance(obj, np.bool_):
             return bool(obj)
         if isinstance(obj, (int, np.integer)):
@@ -186,12 +296,7 @@ class _Encoder:
             return ["size", [int(s) for s in obj]]
         kind = {list: "list", tuple: "tuple", dict: "dict", OrderedDict: "odict", Counter: "counter"}.get(type(obj))
         if kind is None:
-            hint = ""
-            if hasattr(obj, "state_dict") and callable(obj.state_dict):
-                hint = "; save obj.state_dict() instead and load it with load_state_dict()"
-            raise TypeError("ember.save can't store objects of type %s: checkpoints hold tensors, numbers, strings, "
-                            "bytes, None, dtypes, devices and lists/tuples/dicts of them (Ember never pickles "
-                            "arbitrary objects)%s" % (type(obj).__qualname__, hint))
+            raise _NeedsPickle
         if id(obj) in self.active:
             raise ValueError("ember.save: the object contains a reference cycle")
         self.active.add(id(obj))
@@ -213,7 +318,7 @@ def _encode(obj):
         storages.append({"offset": start, "nbytes": int(arr.size), "crc32": zlib.crc32(arr)})
         chunks.append((start - pos, arr))
         pos = start + arr.size
-    header = json.dumps({"storages": storages, "tensors": enc.tensors, "object": root},
+    header = json.dumps({"storages": storages, "tensors": enc.tensors, "arrays": enc.arrays, "object": root},
                         separators=(",", ":"), allow_nan=False).encode("utf-8")
     if len(header) > MAX_HEADER_BYTES:
         raise ValueError("ember.save: the checkpoint header would be %d bytes (more than %d): too many objects"
@@ -281,31 +386,41 @@ def _is_path(f):
 
 def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False):
-    """Saves obj (tensors, numbers, strings, bytes, None and nested lists/tuples/dicts of them, such as model
-    and optimizer state dicts) to f.
+    """Saves obj to f, as ``torch.save`` does.
 
     Args:
-        obj: the object to save.
+        obj: the object to save: tensors, numpy arrays, numbers, strings, bytes, None, dtypes, devices and nested
+            lists/tuples/dicts of them (model and optimizer state dicts), or any picklable object such as a whole
+            ``nn.Module``.
         f: a path (str or os.PathLike; written atomically: a temporary file is flushed, fsynced and renamed over
             it, so an interrupted save leaves the previous file intact) or a writable binary file object.
 
-    Tensors keep their dtype, shape, strides and requires_grad; tensors that share a storage are saved once and
-    load as views of one storage. The remaining arguments exist for compatibility with ``torch.save`` and are
-    ignored: Ember never pickles.
+    Plain data is written in the Ember checkpoint format, without pickle. Anything else (a module, a user class,
+    a set) is written as a PyTorch-layout zip archive (``data.pkl`` plus one raw record per storage), which
+    ``torch.load(weights_only=False)`` also reads; loading it back with ``ember.load`` needs its classes
+    allowlisted (:func:`safe_globals`) or ``weights_only=False``. Tensors keep their dtype, shape, strides and
+    requires_grad; tensors that share a storage are saved once and load as views of one storage.
+    Passing ``pickle_module`` (e.g. ``pickle``) asks for the pickled archive whatever obj holds: a file of
+    tensors written so is a plain PyTorch checkpoint that ``torch.load`` reads with its default
+    ``weights_only=True``. ``pickle_protocol`` (default 2, as PyTorch) applies to pickled archives.
     """
     if _BIG_ENDIAN:
         raise NotImplementedError("ember.save: big-endian hosts are not supported (checkpoints are little-endian)")
-    head, chunks, keep = _encode(obj)
+    if not _is_path(f) and not hasattr(f, "write"):
+        raise TypeError("ember.save: f must be a path or a writable binary file object, got %s" % type(f).__name__)
+    try:
+        if pickle_module is not None:
+            raise _NeedsPickle
+        head, chunks, keep = _encode(obj)
+        write = lambda fh: _write_payload(fh, head, chunks)  # noqa: E731
+    except _NeedsPickle:
+        write = _pickle_archive(obj, 2 if pickle_protocol is None else pickle_protocol)
     if _is_path(f):
-        _atomic_write(f, lambda fh: _write_payload(fh, head, chunks))
+        _atomic_write(f, write)
     else:
-        if not hasattr(f, "write"):
-            raise TypeError("ember.save: f must be a path or a writable binary file object, got %s"
-                            % type(f).__name__)
-        _write_payload(f, head, chunks)
+        write(f)
         if hasattr(f, "flush"):
             f.flush()
-    del keep
 
 
 # ====================================================================================================== loading
@@ -378,7 +493,7 @@ def _check_int_list(v, what):
     return tuple(_check_int(x, what) for x in v)
 
 
-def _load_ember(src, map_location):
+def _load_ember(src, restore):
     if _BIG_ENDIAN:
         raise NotImplementedError("ember.load: big-endian hosts are not supported (checkpoints are little-endian)")
     fixed = src.read_exact(_FIXED.size, "the fixed header")
@@ -427,6 +542,14 @@ def _load_ember(src, map_location):
             raise CheckpointError("corrupt checkpoint: checksum mismatch in storage %d" % i)
         buffers[i] = buf
 
+    restored = {}  # storage index -> what map_location made of it
+
+    def storage(s):
+        if s not in restored:
+            st = _Storage(None, buffers[s])
+            restored[s] = (st if restore is None else restore(st, "cpu")).buf
+        return restored[s]
+
     tensors = []
     for i, t in enumerate(header["tensors"]):
         if type(t) is not dict:
@@ -444,14 +567,38 @@ def _load_ember(src, map_location):
         if requires_grad and not dtype.is_floating_point:
             raise CheckpointError("corrupt header: tensor %d of dtype %s cannot require grad" % (i, dtype._name))
         try:
-            view = _C._storage_view(buffers[s], dtype, shape, stride, offset)
+            view = _C._storage_view(storage(s), dtype, shape, stride, offset)
         except (ValueError, RuntimeError, MemoryError) as e:
             raise CheckpointError("corrupt checkpoint: tensor %d: %s" % (i, e)) from None
         tensors.append(_finish_tensor(view, requires_grad, parameter))
-    return _decode(header["object"], tensors, 0)
+    arrays = _load_arrays(header.get("arrays", []), buffers)
+    return _decode(header["object"], tensors, arrays, 0)
 
 
-def _decode(node, tensors, depth):
+def _load_arrays(specs, buffers):
+    if type(specs) is not list:
+        raise CheckpointError("corrupt header: arrays must be a list")
+    arrays = []
+    for i, a in enumerate(specs):
+        if type(a) is not dict:
+            raise CheckpointError("corrupt header: array %d is not an object" % i)
+        s = _check_int(a.get("storage"), "array %d storage" % i, 0, len(buffers) - 1)
+        try:
+            dt = np.dtype(a.get("dtype")) if type(a.get("dtype")) is str else None
+        except TypeError:
+            dt = None
+        if dt is None or not _numeric_dtype(dt) or dt.byteorder == ">":
+            raise CheckpointError("corrupt header: array %d has unsupported dtype %r" % (i, a.get("dtype")))
+        shape = _check_int_list(a.get("shape"), "array %d shape" % i)
+        nbytes = dt.itemsize * math.prod(shape)
+        if nbytes != _C.storage_nbytes(buffers[s]):
+            raise CheckpointError("corrupt checkpoint: array %d of shape %s and dtype %s needs %d bytes, its storage "
+                                  "holds %d" % (i, shape, dt.str, nbytes, _C.storage_nbytes(buffers[s])))
+        arrays.append(_C.to_numpy(buffers[s]).view(dt).reshape(shape))
+    return arrays
+
+
+def _decode(node, tensors, arrays, depth):
     if depth > _MAX_DEPTH:
         raise CheckpointError("corrupt checkpoint: object nested more than %d levels deep" % _MAX_DEPTH)
     if node is None or type(node) in (bool, int, float, str):
@@ -462,16 +609,16 @@ def _decode(node, tensors, depth):
     if tag in ("list", "tuple"):
         if type(payload) is not list:
             raise CheckpointError("corrupt checkpoint: %s payload must be an array" % tag)
-        items = [_decode(v, tensors, depth + 1) for v in payload]
+        items = [_decode(v, tensors, arrays, depth + 1) for v in payload]
         return items if tag == "list" else tuple(items)
     if tag in ("dict", "odict", "counter"):
         if type(payload) is not list or not all(type(kv) is list and len(kv) == 2 for kv in payload):
             raise CheckpointError("corrupt checkpoint: %s payload must be an array of pairs" % tag)
         out = {"dict": dict, "odict": OrderedDict, "counter": Counter}[tag]()
         for k, v in payload:
-            key = _decode(k, tensors, depth + 1)
+            key = _decode(k, tensors, arrays, depth + 1)
             try:
-                out[key] = _decode(v, tensors, depth + 1)
+                out[key] = _decode(v, tensors, arrays, depth + 1)
             except TypeError:
                 raise CheckpointError("corrupt checkpoint: unhashable dict key %r" % (key,)) from None
         return out
@@ -479,6 +626,14 @@ def _decode(node, tensors, depth):
         if type(payload) is not int or not 0 <= payload < len(tensors):
             raise CheckpointError("corrupt checkpoint: tensor reference %r out of range" % (payload,))
         return tensors[payload]
+    if tag == "ndarray":
+        if type(payload) is not int or not 0 <= payload < len(arrays):
+            raise CheckpointError("corrupt checkpoint: array reference %r out of range" % (payload,))
+        return arrays[payload]
+    if tag == "npscalar":
+        if type(payload) is not int or not 0 <= payload < len(arrays) or arrays[payload].ndim:
+            raise CheckpointError("corrupt checkpoint: scalar reference %r is not a 0-d array" % (payload,))
+        return arrays[payload][()]
     if tag == "float":
         values = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
         if payload not in values:
@@ -503,15 +658,34 @@ def _decode(node, tensors, depth):
     raise CheckpointError("corrupt checkpoint: unknown object tag %r" % (tag,))
 
 
-def _check_map_location(map_location):
-    """Ember tensors live on the CPU: every location must map there (anything else errors clearly)."""
+def _restorer(map_location):
+    """None, or restore(storage, location) -> storage for a callable map_location (called once per storage, as
+    in PyTorch). str/device/dict targets are checked here: Ember tensors live on the CPU, so every location must
+    map there (anything else errors clearly)."""
     if map_location is None:
-        return
+        return None
     if callable(map_location) and not isinstance(map_location, (str, _device)):
-        raise TypeError("ember.load: callable map_location is not supported (tensors always load onto the CPU)")
-    targets = map_location.values() if isinstance(map_location, dict) else [map_location]
-    for t in targets:
-        _check_device(t)
+        def restore(storage, location):
+            out = map_location(storage, location)
+            if out is None:  # PyTorch falls back to the default location: Ember's is the CPU
+                return storage
+            if not isinstance(out, _Storage):
+                raise TypeError("ember.load: map_location(storage, location) must return a storage (the one it was "
+                                "given, storage.cpu() or storage.to(device)) or None, got %s" % type(out).__name__)
+            _check_device(out.device)
+            return out
+        return restore
+    if isinstance(map_location, dict):
+        for k, v in map_location.items():
+            if not isinstance(k, str):
+                raise TypeError("ember.load: map_location dict keys must be location strings, got %r" % (k,))
+            _check_device(v)
+    elif isinstance(map_location, (str, _device)):
+        _check_device(map_location)
+    else:
+        raise TypeError("ember.load: map_location must be None, a str, an ember.device, a dict or a callable, got %s"
+                        % type(map_location).__name__)
+    return None
 
 
 def _detect(head, size):
@@ -533,14 +707,24 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
     Args:
         f: a path (str or os.PathLike) or a readable binary file object.
-        map_location: None, 'cpu', an ember.device or a dict of locations; Ember tensors always load onto the
-            CPU (a CUDA target raises the usual "built without CUDA" error).
+        map_location: None, 'cpu', an ember.device, a dict of locations ({'cuda:0': 'cpu'}) or a callable
+            ``(storage, location) -> storage`` called once per storage (return the storage, ``storage.cpu()`` or
+            None). Ember tensors load onto the CPU (a CUDA target raises the usual "built without CUDA" error).
+        weights_only: True by default, as in PyTorch 2.6+ (False when a ``pickle_module`` is given): pickled
+            checkpoints may then hold only tensors, numeric numpy arrays and plain data, plus the classes and
+            functions allowlisted with :func:`add_safe_globals` / :func:`safe_globals`; anything else raises
+            :class:`UnsafeCheckpointError` (a ``pickle.UnpicklingError``) before any code from the file runs.
+            ``weights_only=False`` unpickles everything, importing the classes the file names: use it only for
+            files you trust.
 
-    Nothing in the file is executed: PyTorch pickles go through an allowlist of tensor-rebuilding functions and
-    plain containers. ``pickle_module``, ``weights_only`` and ``mmap`` are accepted for compatibility with
-    ``torch.load`` (loading is always weights-only). Bad files raise :class:`CheckpointError`.
+    Ember checkpoints and safetensors files never involve pickle. ``mmap`` is accepted for compatibility with
+    ``torch.load``. Bad files raise :class:`CheckpointError`.
     """
-    _check_map_location(map_location)
+    if weights_only is None:
+        weights_only = pickle_module is None
+    elif weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    restore = _restorer(map_location)
     src = _Source(f)
     try:
         if src.size == 0:
@@ -549,12 +733,18 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         src.fh.seek(0)
         kind = _detect(head, src.size)
         if kind == "ember":
-            return _load_ember(src, map_location)
+            return _load_ember(src, restore)
         if kind == "safetensors":
             from .safetensors import _load_stream
-            return _load_stream(src)
+            out = _load_stream(src)
+            if restore is not None:  # safetensors has no shared storages: one call per tensor
+                for k, t in out.items():
+                    buf = restore(_Storage(None, t), "cpu").buf
+                    if buf is not t:
+                        out[k] = _C._storage_view(buf, t.dtype, t._shape, t.stride(), 0)
+            return out
         if kind == "torch":
-            return _load_torch(src)
+            return _load_torch(src, weights_only, restore)
         if kind == "legacy":
             raise CheckpointError("this is a legacy (pre-1.6, non-zip) PyTorch checkpoint, which Ember does not "
                                   "read; re-save it with a current PyTorch (torch.save writes zip archives)")
@@ -629,7 +819,7 @@ class _TorchArchive:
     def __init__(self, src):
         try:
             self.zf = zipfile.ZipFile(src.fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
             raise CheckpointError("corrupt PyTorch checkpoint: not a readable zip archive (%s)" % e) from None
         names = self.zf.namelist()
         pkls = [n for n in names if n == "data.pkl" or (n.endswith("/data.pkl") and n.count("/") == 1)]
@@ -690,12 +880,14 @@ class _TorchArchive:
                         raise CheckpointError("corrupt PyTorch checkpoint: record %r is truncated" % info.filename)
                     got += n
                 fh.read(1)  # reaching the end makes zipfile verify the CRC
-        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError,
+                RuntimeError) as e:  # RuntimeError: a flipped flag bit claims the record is encrypted
             raise CheckpointError("corrupt PyTorch checkpoint: record %r: %s" % (info.filename, e)) from None
         return into
 
-    def storage(self, storage_type, key, numel):
-        """Storage `key`: its raw bytes as an aligned uint8 ember tensor, read once."""
+    def storage(self, storage_type, key, numel, location, restore):
+        """Storage `key`: its raw bytes as an aligned uint8 ember tensor, read once (and passed through the
+        map_location callable, if any)."""
         cached = self.storages.get(key)
         if cached is not None:
             if cached.type is not storage_type:
@@ -706,18 +898,56 @@ class _TorchArchive:
         self._check_size(info, numel * itemsize)
         buf, view = _new_buffer(numel * itemsize)
         self._read(info, view)
-        cached = self.storages[key] = _Storage(storage_type, buf)
+        cached = _Storage(storage_type, buf)
+        if restore is not None:
+            out = restore(cached, location)
+            cached = out if out.type is storage_type else _Storage(storage_type, out.buf)
+        self.storages[key] = cached
         return cached
 
 
 class _Storage:
-    """What persistent_load hands to the rebuild functions: a storage's bytes, its type, and its contents
-    converted to Ember dtypes (byte-swapped or widened) when a tensor needs that."""
+    """A loaded storage: its bytes, its type, and its contents converted to Ember dtypes (byte-swapped or
+    widened) when a tensor needs that. It is also what a map_location callable receives, so it answers the
+    calls such callables make (``storage.cpu()``, ``.cuda(i)``, ``.to(device)``, ``.device``, ``.nbytes()``)."""
 
-    __slots__ = ("type", "buf", "nbytes", "converted")
+    __slots__ = ("type", "buf", "converted")
 
     def __init__(self, storage_type, buf):
-        self.type, self.buf, self.nbytes, self.converted = storage_type, buf, _C.storage_nbytes(buf), {}
+        self.type, self.buf, self.converted = storage_type, buf, {}
+
+    @property
+    def device(self):
+        return _device("cpu")
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def nbytes(self):
+        return _C.storage_nbytes(self.buf)
+
+    def size(self):
+        return self.nbytes()
+
+    __len__ = size
+
+    def element_size(self):
+        return 1
+
+    def cpu(self):
+        return self
+
+    def to(self, device=None, non_blocking=False):
+        _check_device(device)
+        return self
+
+    def cuda(self, device=None, non_blocking=False):
+        _check_device("cuda" if device is None else device)
+        return self
+
+    def __repr__(self):
+        return "ember storage of %d bytes on cpu" % self.nbytes()
 
     def elements(self, element, big_endian):
         """A buffer holding this storage's elements as the Ember dtype for `element`."""
@@ -743,12 +973,12 @@ def _int_tuple(v, what):
     return v
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles data.pkl resolving only an allowlist of globals, each mapped to Ember code."""
+class _Unpickling:
+    """What both unpicklers share: torch's tensor, storage, dtype and container globals mapped to Ember code,
+    persistent storage ids read from the archive, and the rebuild functions."""
 
-    def __init__(self, file, archive):
-        super().__init__(file)
-        self.archive = archive
+    def _setup(self, archive, weights_only, restore):
+        self.archive, self.weights_only, self.restore = archive, weights_only, restore
         self.rebuilders = (self._rebuild_tensor, self._rebuild_tensor_v2, self._rebuild_tensor_v3,
                            self._rebuild_parameter, self._rebuild_parameter_with_state)
         allowed = {
@@ -765,6 +995,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             ("_codecs", "encode"): _codecs_encode,
             ("builtins", "set"): _make_set,
             ("builtins", "frozenset"): _make_frozenset,
+            ("builtins", "bytearray"): _make_bytearray,
+            ("builtins", "complex"): _make_complex,
             ("torch", "Tensor"): _TorchClass("torch.Tensor", False),
             ("torch.nn.parameter", "Parameter"): _TorchClass("torch.nn.Parameter", True),
             ("torch.storage", "UntypedStorage"): _TorchStorageType("UntypedStorage", None),
@@ -777,25 +1009,65 @@ class _RestrictedUnpickler(pickle.Unpickler):
             dt = _ELEMENTS.get(element, (None, 0, None))[2]
             # dtypes Ember has load as Ember dtypes; the others stay markers a tensor can still use
             allowed[("torch", name)] = dt if dt is not None and dt._name == element else _TorchDtype(element)
+        hook_dict = _hook_dict_class()
+        if hook_dict is not None:  # Module's hook tables: an OrderedDict subclass with no code of its own
+            allowed[("ember.nn.modules.module", "_HookDict")] = hook_dict
+        if weights_only:
+            # numeric arrays and scalars only; the numpy class and dtype constructors are never handed out
+            for core in ("numpy.core.multiarray", "numpy._core.multiarray"):
+                allowed[(core, "_reconstruct")] = _np_reconstruct
+                allowed[(core, "scalar")] = _np_scalar
+            allowed[("numpy", "ndarray")] = _NP_NDARRAY
+            allowed[("numpy", "dtype")] = _np_dtype
+            # what pickling an Ember tensor outside ember.save writes (e.g. torch.save of an Ember module)
+            allowed[("ember._tensor", "_rebuild_tensor")] = _rebuild_ember_tensor
+            allowed[("ember._tensor", "Tensor")] = _EMBER_TENSOR
+            allowed[("ember.nn.parameter", "Parameter")] = _EMBER_PARAMETER
         self.allowed = allowed
+        self.user = _user_safe_globals()
+        # REDUCE may call only these; NEWOBJ and BUILD apply only to instances of self.classes
+        self.callables = {id(v) for v in allowed.values() if callable(v) and not isinstance(v, _C.dtype)}
+        self.callables.update(id(v) for v in self.user.values())
+        self.classes = {OrderedDict, Counter} | {v for v in self.user.values() if isinstance(v, type)}
+        if hook_dict is not None:
+            self.classes.add(hook_dict)
 
-    def find_class(self, module, name):
+    def lookup(self, module, name):
+        """(module, name) as Python 3 spells it, and what the allowlists map it to (None when neither does)."""
+        if (module, name) in _compat_pickle.NAME_MAPPING:  # Python 2 names, as protocol 2 pickles write them
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         found = self.allowed.get((module, name))
         if found is None:
-            if module == "torch" and name in _UNSUPPORTED_STORAGES:
-                raise CheckpointError("PyTorch checkpoint holds a torch.%s, which Ember does not support" % name)
-            raise UnsafeCheckpointError(
-                "refusing to load %s.%s from a PyTorch checkpoint: only tensors and plain containers (dict, list, "
-                "tuple, OrderedDict, numbers, strings) are allowed, and Ember never runs code from a file. Save "
-                "the model's state_dict() rather than the model object." % (module, name))
-        return found
+            found = self.user.get(module + "." + name)
+        return module, name, found
+
+    def find_class(self, module, name):
+        module, name, found = self.lookup(module, name)
+        if found is not None:
+            return found
+        if module == "torch" and name in _UNSUPPORTED_STORAGES:
+            raise CheckpointError("PyTorch checkpoint holds a torch.%s, which Ember does not support" % name)
+        if not self.weights_only:
+            try:
+                return super().find_class(module, name)
+            except (ImportError, AttributeError) as e:
+                raise CheckpointError("ember.load: the checkpoint refers to %s.%s, which cannot be imported here "
+                                      "(%s: %s)" % (module, name, type(e).__name__, e)) from None
+        raise UnsafeCheckpointError(_weights_only_message(module, name))
 
     def persistent_load(self, pid):
         if (type(pid) is not tuple or len(pid) != 5 or pid[0] != "storage"
                 or not isinstance(pid[1], _TorchStorageType) or type(pid[2]) is not str
                 or type(pid[3]) is not str or type(pid[4]) is not int or pid[4] < 0):
             raise CheckpointError("corrupt PyTorch checkpoint: unexpected persistent id %r" % (pid,)[:200])
-        return self.archive.storage(pid[1], pid[2], pid[4])
+        try:
+            return self.archive.storage(pid[1], pid[2], pid[4], pid[3], self.restore)
+        except Exception as e:
+            if not isinstance(e, CheckpointError):
+                self.passthrough = e  # a map_location callable's own error, not a bad file
+            raise
 
     # ---------------------------------------------------------------------------------------------- rebuilders
     def _view(self, storage, offset, size, stride, dtype=None):
@@ -872,6 +1144,272 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return t
 
 
+def _weights_only_message(module, name):
+    g = "%s.%s" % (module, name)
+    return ("Weights only load failed: refusing to load %s. This file can still be loaded, to do so you have two "
+            "options, do those steps only if you trust the source of the checkpoint.\n"
+            "\t(1) Re-running `ember.load` with `weights_only` set to `False` will likely succeed, but it can result "
+            "in arbitrary code execution. Do it only if you got the file from a trusted source.\n"
+            "\t(2) Alternatively, to load with `weights_only=True` please check the recommended steps in the "
+            "following error message.\n"
+            "\tWeightsUnpickler error: Unsupported global: GLOBAL %s was not an allowed global by default. Please "
+            "use `ember.serialization.add_safe_globals([%s])` or the `ember.serialization.safe_globals([%s])` "
+            "context manager to allowlist this global if you trust this class/function." % (g, g, g, g))
+
+
+class _WeightsOnlyUnpickler(_Unpickling, pickle._Unpickler):
+    """The default unpickler: globals only from the allowlist, and every opcode that calls or constructs
+    something (REDUCE, NEWOBJ, BUILD, OBJ, INST) checked against it. The pure-Python unpickler is used because
+    its opcodes can be overridden; checkpoint pickles are small (tensor data lives in separate records)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file, archive, restore):
+        pickle._Unpickler.__init__(self, file)
+        self._setup(archive, True, restore)
+
+    @staticmethod
+    def _refuse(what, obj):
+        raise UnsafeCheckpointError("Weights only load failed: refusing to %s %s: only the allowlisted rebuild "
+                                    "functions and classes (see ember.serialization.add_safe_globals) may be used"
+                                    % (what, _describe(obj)))
+
+    def load_reduce(self):
+        stack = self.stack
+        args = stack.pop()
+        func = stack[-1]
+        if id(func) not in self.callables:
+            self._refuse("call", func)
+        if type(args) is not tuple:
+            raise CheckpointError("corrupt pickle: REDUCE arguments are a %s, not a tuple" % type(args).__name__)
+        stack[-1] = func(*args)
+
+    dispatch[pickle.REDUCE[0]] = load_reduce
+
+    def _new(self, cls, args, kwargs):
+        if not isinstance(cls, type) or cls not in self.classes:
+            self._refuse("construct", cls)
+        if type(args) is not tuple or type(kwargs) is not dict:
+            raise CheckpointError("corrupt pickle: NEWOBJ arguments are malformed")
+        self.append(cls.__new__(cls, *args, **kwargs))
+
+    def load_newobj(self):
+        args = self.stack.pop()
+        self._new(self.stack.pop(), args, {})
+
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+
+    def load_newobj_ex(self):
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        self._new(self.stack.pop(), args, kwargs)
+
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+
+    def load_build(self):
+        stack = self.stack
+        state = stack.pop()
+        inst = stack[-1]
+        if isinstance(inst, np.dtype):
+            _np_build_dtype(inst, state)
+            return
+        if type(inst) is np.ndarray:
+            _np_build_array(inst, state)
+            return
+        if type(inst) not in self.classes:
+            self._refuse("set the state of", inst)
+        setstate = getattr(inst, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+            return
+        slotstate = None
+        if isinstance(state, tuple) and len(state) == 2:
+            state, slotstate = state
+        if state:
+            if not isinstance(state, dict):
+                raise CheckpointError("corrupt pickle: BUILD state of %s is a %s" % (_describe(inst),
+                                                                                     type(state).__name__))
+            inst.__dict__.update(state)
+        if slotstate:
+            if not isinstance(slotstate, dict):
+                raise CheckpointError("corrupt pickle: BUILD slot state is a %s" % type(slotstate).__name__)
+            for k, v in slotstate.items():
+                setattr(inst, k, v)
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+    def _refuse_opcode(self):
+        raise UnsafeCheckpointError("Weights only load failed: refusing the INST/OBJ pickle opcodes (protocol 0/1 "
+                                    "object construction), which checkpoints do not use")
+
+    dispatch[pickle.INST[0]] = _refuse_opcode
+    dispatch[pickle.OBJ[0]] = _refuse_opcode
+
+
+class _FullUnpickler(_Unpickling, pickle.Unpickler):
+    """weights_only=False: tensors still load through Ember's rebuilders; any other global is imported."""
+
+    def __init__(self, file, archive, restore):
+        pickle.Unpickler.__init__(self, file)
+        self._setup(archive, False, restore)
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The ``"module.name"`` globals that a pickled checkpoint names and that ``ember.load(weights_only=True)``
+    would refuse (neither allowed by default nor by :func:`add_safe_globals`), in order of appearance, without
+    loading anything: what to review before allowlisting. Ember checkpoints and safetensors files have none.
+    A seekable file object is left where it was, ready for ``ember.load``."""
+    start = None if _is_path(f) or not hasattr(f, "seekable") or not f.seekable() else f.tell()
+    src = _Source(f)
+    try:
+        head = src.fh.read(16)
+        src.fh.seek(0)
+        if _detect(head, src.size) != "torch":
+            return []
+        data = _TorchArchive(src).record("data.pkl", MAX_PICKLE_BYTES)
+    finally:
+        src.close()
+        if start is not None:
+            f.seek(start)
+    checker = _WeightsOnlyUnpickler(io.BytesIO(), None, None)
+    out, strings, memo = [], [], {}
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("GLOBAL", "STACK_GLOBAL"):
+                if op.name == "GLOBAL":
+                    module, name = arg.split(" ", 1)
+                elif len(strings) >= 2:
+                    module, name = strings[-2], strings[-1]
+                else:
+                    continue
+                if isinstance(module, str) and isinstance(name, str):
+                    module, name, found = checker.lookup(module, name)
+                    if found is None and module + "." + name not in out:
+                        out.append(module + "." + name)
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
+                             "BINSTRING", "STRING"):
+                strings.append(arg)
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT", "MEMOIZE"):
+                memo[len(memo) if arg is None else arg] = strings[-1] if strings else None
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                strings.append(memo.get(arg))
+    except ValueError as e:  # pickletools' word for a malformed pickle
+        raise CheckpointError("corrupt PyTorch checkpoint: data.pkl could not be read (%s)" % e) from None
+    return out
+
+
+def _describe(obj):
+    if isinstance(obj, type):
+        return "%s.%s" % (obj.__module__, obj.__qualname__)
+    name = getattr(obj, "__qualname__", None)
+    if name is not None and callable(obj):
+        return "%s.%s" % (getattr(obj, "__module__", "?"), name)
+    return "an object of type %s.%s" % (type(obj).__module__, type(obj).__qualname__)
+
+
+def _hook_dict_class():
+    try:
+        from .nn.modules.module import _HookDict
+    except ImportError:
+        return None
+    return _HookDict
+
+
+# ------------------------------------------------------------------------------ numpy arrays in pickles
+class _Marker:
+    """A global the weights-only loader resolves to a name only (never to the class it names)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+_NP_NDARRAY = _Marker("numpy.ndarray")
+_EMBER_TENSOR = _Marker("ember.Tensor")
+_EMBER_PARAMETER = _Marker("ember.nn.Parameter")
+
+
+def _check_np_dtype(dt, what):
+    if not isinstance(dt, np.dtype) or not _numeric_dtype(dt) or dt.hasobject:
+        raise UnsafeCheckpointError("Weights only load failed: refusing a numpy %s of dtype %r: only numeric "
+                                    "(bool, integer, float, complex) arrays load with weights_only=True; object "
+                                    "and structured arrays need weights_only=False" % (what, dt))
+
+
+def _np_dtype(obj, align=False, copy=False):
+    if type(obj) is not str or len(obj) > 8:
+        raise UnsafeCheckpointError("Weights only load failed: refusing numpy.dtype(%r)" % (obj,))
+    try:
+        dt = np.dtype(obj)
+    except TypeError:
+        raise CheckpointError("corrupt pickle: unknown numpy dtype %r" % obj) from None
+    _check_np_dtype(dt, "dtype")
+    return np.dtype(obj, bool(align), True)  # a copy: BUILD sets its byte order in place
+
+
+def _np_build_dtype(dt, state):
+    if (type(state) is not tuple or len(state) not in (8, 9) or state[0] not in (3, 4)
+            or state[1] not in ("<", ">", "|", "=") or state[2:5] != (None, None, None)
+            or not all(type(v) is int for v in state[5:8]) or state[7] != 0 or (len(state) == 9 and state[8])):
+        raise UnsafeCheckpointError("Weights only load failed: refusing numpy dtype state %r: only plain numeric "
+                                    "dtypes are allowed" % (state,)[:200])
+    dt.__setstate__(state)
+    _check_np_dtype(dt, "dtype")
+
+
+def _np_reconstruct(subtype, shape, typecode):
+    if subtype is not _NP_NDARRAY or shape != (0,) or typecode != b"b":
+        raise UnsafeCheckpointError("Weights only load failed: refusing numpy _reconstruct%r: only plain "
+                                    "ndarrays are allowed" % ((subtype, shape, typecode),)[:200])
+    return np.empty((0,), np.int8)
+
+
+def _np_build_array(arr, state):
+    if type(state) is not tuple or len(state) != 5 or state[0] != 1:
+        raise CheckpointError("corrupt pickle: numpy array state is malformed")
+    _, shape, dt, fortran, raw = state
+    _check_np_dtype(dt, "array")
+    if (type(shape) is not tuple or len(shape) > 64 or not all(type(n) is int and n >= 0 for n in shape)
+            or type(fortran) is not bool or not isinstance(raw, (bytes, bytearray))
+            or len(raw) != dt.itemsize * math.prod(shape)):
+        raise CheckpointError("corrupt pickle: numpy array of shape %r holds %s" % (shape, type(raw).__name__))
+    arr.__setstate__(state)
+
+
+def _np_scalar(dt, data):
+    _check_np_dtype(dt, "scalar")
+    if not isinstance(data, bytes) or len(data) != dt.itemsize:
+        raise CheckpointError("corrupt pickle: numpy scalar of dtype %s holds %r" % (dt, data)[:200])
+    return np.frombuffer(data, dt)[0]
+
+
+def _rebuild_ember_tensor(cls, data, tag, requires_grad, state):
+    if (cls not in (_EMBER_TENSOR, _EMBER_PARAMETER) or type(data) is not np.ndarray or tag not in _DTYPES
+            or type(requires_grad) is not bool or type(state) is not dict or not all(type(k) is str for k in state)):
+        raise UnsafeCheckpointError("Weights only load failed: refusing ember._tensor._rebuild_tensor with these "
+                                    "arguments: only Ember tensors and parameters of numeric arrays are allowed")
+    from ._tensor import _rebuild_tensor
+    return _rebuild_tensor(Tensor if cls is _EMBER_TENSOR else _param_class(), data, tag,
+                           requires_grad and _DTYPES[tag].is_floating_point, state)
+
+
+def _make_bytearray(data=b"", encoding=None):
+    if isinstance(data, str) and encoding in ("latin1", "latin-1"):
+        return bytearray(data.encode("latin1"))
+    if not isinstance(data, (bytes, bytearray)) or encoding is not None:
+        raise UnsafeCheckpointError("Weights only load failed: refusing bytearray%r: only bytes are allowed"
+                                    % ((data, encoding),)[:200])
+    return bytearray(data)
+
+
+def _make_complex(real=0.0, imag=0.0):
+    if type(real) not in (int, float) or type(imag) not in (int, float):
+        raise CheckpointError("corrupt pickle: complex(%r, %r)" % (real, imag))
+    return complex(real, imag)
+
+
 def _make_size(*args):
     if len(args) != 1 or not isinstance(args[0], (tuple, list)) or not all(type(x) is int for x in args[0]):
         raise CheckpointError("corrupt PyTorch checkpoint: bad torch.Size%r" % (args,))
@@ -910,15 +1448,176 @@ def _make_frozenset(items=()):
 MAX_PICKLE_BYTES = 1 << 30
 
 
-def _load_torch(src):
+def _load_torch(src, weights_only=True, restore=None):
     archive = _TorchArchive(src)
     data = archive.record("data.pkl", MAX_PICKLE_BYTES)
+    unpickler = (_WeightsOnlyUnpickler if weights_only else _FullUnpickler)(io.BytesIO(data), archive, restore)
+    unpickler.passthrough = None
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), archive).load()
+        return unpickler.load()
     except CheckpointError:
         raise
-    except RecursionError:
-        raise CheckpointError("corrupt PyTorch checkpoint: data.pkl is nested too deeply") from None
-    except Exception as e:  # malformed pickles raise many types; all mean a bad file
+    except Exception as e:
+        if e is unpickler.passthrough:
+            raise
+        if isinstance(e, RecursionError):
+            raise CheckpointError("corrupt PyTorch checkpoint: data.pkl is nested too deeply") from None
+        # malformed pickles raise many types; all mean a bad file
         raise CheckpointError("corrupt PyTorch checkpoint: data.pkl could not be read (%s: %s)"
                               % (type(e).__name__, e)) from None
+
+
+# ====================================================================================================== pickled
+
+
+class _TorchGlobal:
+    """A global of PyTorch's checkpoint format (torch._utils._rebuild_tensor_v2, torch.FloatStorage, ...), written
+    by name so that Ember writes archives torch.load reads without importing torch."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):  # pickle's save_reduce requires a callable; this one only names the function
+        raise TypeError("%s.%s is a name written into checkpoints, not a function" % (self.module, self.name))
+
+
+_REBUILD_TENSOR_V2 = _TorchGlobal("torch._utils", "_rebuild_tensor_v2")
+_REBUILD_PARAMETER = _TorchGlobal("torch._utils", "_rebuild_parameter")
+_TORCH_SIZE = _TorchGlobal("torch", "Size")
+_TORCH_DEVICE = _TorchGlobal("torch", "device")
+_SAVE_STORAGE_TYPES = {"float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage",
+                       "bfloat16": "BFloat16Storage", "int64": "LongStorage", "int32": "IntStorage",
+                       "uint8": "ByteStorage", "bool": "BoolStorage"}
+_SAVE_STORAGE_GLOBALS = {k: _TorchGlobal("torch", v) for k, v in _SAVE_STORAGE_TYPES.items()}
+_SAVE_DTYPE_GLOBALS = {k: _TorchGlobal("torch", k) for k in _DTYPES}
+
+
+class _StorageRef:
+    """One saved storage as the pickle refers to it (a persistent id)."""
+
+    __slots__ = ("pid",)
+
+    def __init__(self, pid):
+        self.pid = pid
+
+
+class _PlainTensor:
+    """A Parameter's data, pickled as a plain tensor inside _rebuild_parameter."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+class _ArchivePickler(pickle._Pickler):
+    """Pickles an object tree the way torch.save does: tensors as _rebuild_tensor_v2 over persistent storage ids,
+    dtypes/sizes/devices as their torch globals, everything else by standard pickling (classes by reference).
+    The pure-Python pickler is used because it lets _TorchGlobal write a GLOBAL opcode for a module that need not
+    be importable here."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def __init__(self, fh, protocol):
+        super().__init__(fh, protocol=protocol)
+        self.storages = []      # (record key, uint8 numpy view of the storage)
+        self.storage_keys = {}  # storage id -> (_StorageRef, dtype)
+        self.keep = []          # tensors whose storage ids are in storage_keys
+
+    def _save_torch_global(self, obj):
+        self.write(pickle.GLOBAL + ("%s\n%s\n" % (obj.module, obj.name)).encode("utf-8"))
+        self.memoize(obj)
+
+    dispatch[_TorchGlobal] = _save_torch_global
+
+    def _save_dtype(self, obj):
+        self.save(_SAVE_DTYPE_GLOBALS[obj._name])
+
+    dispatch[_C.dtype] = _save_dtype
+
+    def persistent_id(self, obj):
+        return obj.pid if type(obj) is _StorageRef else None
+
+    def save(self, obj, save_persistent_id=True):
+        try:
+            return super().save(obj, save_persistent_id)
+        except _UnpicklableError:
+            raise
+        except (pickle.PicklingError, AttributeError, TypeError) as e:  # named after the innermost object
+            raise _UnpicklableError("ember.save can't store objects of type %s: %s" % (type(obj).__qualname__, e)) \
+                from None
+
+    def _storage(self, t):
+        sid = _C.storage_id(t)
+        entry = self.storage_keys.get(sid)
+        if entry is None:
+            key = str(len(self.storages))
+            nbytes = _C.storage_nbytes(t)
+            ref = _StorageRef(("storage", _SAVE_STORAGE_GLOBALS[t.dtype._name], key, "cpu",
+                               nbytes // t.element_size()))
+            self.storages.append((key, _storage_bytes(t)))
+            self.keep.append(t)
+            entry = self.storage_keys[sid] = (ref, t.dtype)
+        elif entry[1] is not t.dtype:
+            raise ValueError("ember.save: cannot save tensors of dtypes %s and %s that view the same storage (as "
+                             "in PyTorch, clone one of them first)" % (entry[1]._name, t.dtype._name))
+        return entry[0]
+
+    def _tensor_reduce(self, t, requires_grad):
+        return (_REBUILD_TENSOR_V2, (self._storage(t), t.storage_offset(), tuple(t._shape), tuple(t.stride()),
+                                     requires_grad, OrderedDict()))
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            if getattr(type(obj), "_is_param", False):
+                return (_REBUILD_PARAMETER, (_PlainTensor(obj), bool(obj.requires_grad), OrderedDict()))
+            return self._tensor_reduce(obj, bool(obj.requires_grad))
+        if type(obj) is _PlainTensor:
+            return self._tensor_reduce(obj.tensor, False)
+        if type(obj) is Size:
+            return (_TORCH_SIZE, (tuple(int(s) for s in obj),))
+        if isinstance(obj, _device):
+            return (_TORCH_DEVICE, (str(obj),))
+        return NotImplemented
+
+
+def _pickle_archive(obj, protocol):
+    """Pickles obj now (so unpicklable objects fail before a file is touched); returns a function writing the
+    zip archive to a binary file object."""
+    if not isinstance(protocol, int) or not 2 <= protocol <= pickle.HIGHEST_PROTOCOL:
+        raise ValueError("ember.save: pickle_protocol must be an integer in [2, %d], got %r"
+                         % (pickle.HIGHEST_PROTOCOL, protocol))
+    buf = io.BytesIO()
+    pickler = _ArchivePickler(buf, protocol)
+    try:
+        pickler.dump(obj)
+    except RecursionError:
+        raise ValueError("ember.save: the object is nested too deeply to pickle") from None
+    records = [("data.pkl", buf.getvalue()), (".format_version", b"1"), (".storage_alignment", b"64"),
+               ("byteorder", b"little")]
+    records += [("data/" + key, arr) for key, arr in pickler.storages]
+    records += [("version", b"3\n"), (".data/serialization_id", b"%d" % int.from_bytes(os.urandom(8), "little"))]
+
+    def write(fh):
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, data in records:
+                _write_record(zf, "archive/" + name, data)
+    return write
+
+
+def _write_record(zf, name, data):
+    """A stored (uncompressed) record whose data starts on a 64-byte boundary, as PyTorch aligns them (padding
+    in a local-header extra field, so readers may map the storages)."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    nbytes = len(memoryview(data).cast("B"))
+    big = nbytes * 1.05 > zipfile.ZIP64_LIMIT
+    start = zf.fp.tell() + 30 + len(name.encode("utf-8")) + (20 if big else 0) + 4
+    pad = (-start) % _ALIGN
+    info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+    with zf.open(info, "w", force_zip64=big) as out:
+        mv = memoryview(data).cast("B")
+        for i in range(0, nbytes, _READ_CHUNK):
+            out.write(mv[i:i + _READ_CHUNK])

@@ -23,6 +23,10 @@ ALL = [
     (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
     (optim.Adamax, dict(lr=0.02)),
     (optim.NAdam, dict(lr=0.02, weight_decay=0.01)),
+    (optim.Adadelta, dict(lr=0.5, weight_decay=0.01)),
+    (optim.RAdam, dict(lr=0.02, weight_decay=0.01, decoupled_weight_decay=True)),
+    (optim.ASGD, dict(lr=0.02, t0=3)),
+    (optim.Rprop, dict(lr=0.01)),
 ]
 IDS = [c[0].__name__ for c in ALL]
 

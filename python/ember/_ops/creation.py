@@ -4,8 +4,9 @@ import numbers
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _device as _dev
 from .._device import _check_device, _place
+from .._layout import format_strides, preserved_strides
 from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
@@ -15,10 +16,10 @@ _NP_TO_DTYPE = {
     np.dtype(np.float32): _C.float32, np.dtype(np.float64): _C.float64, np.dtype(np.float16): _C.float16,
     np.dtype(np.int64): _C.int64, np.dtype(np.int32): _C.int32, np.dtype(np.uint8): _C.uint8,
     np.dtype(np.bool_): _C.bool,
-    # widened: Ember has no 8/16-bit signed or wide unsigned integer types
-    np.dtype(np.int8): _C.int32, np.dtype(np.int16): _C.int32, np.dtype(np.uint16): _C.int32,
-    np.dtype(np.uint32): _C.int64, np.dtype(np.uint64): _C.int64,
 }
+# numpy integer types Ember has no dtype for (yet): refused rather than silently widened
+_NP_UNSUPPORTED_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.uint16, np.uint32, np.uint64))
+_SUPPORTED_NP_NAMES = "float64, float32, float16, int64, int32, uint8, and bool"
 _DTYPE_TO_NP = {
     _C.float32: np.float32, _C.float64: np.float64, _C.float16: np.float16, _C.int64: np.int64,
     _C.int32: np.int32, _C.uint8: np.uint8, _C.bool: np.bool_,
@@ -38,9 +39,13 @@ def _dtype(dtype, default=None):
     if dtype is bool:
         return _C.bool
     try:
-        d = _NP_TO_DTYPE.get(np.dtype(dtype))
+        npd = np.dtype(dtype)
     except TypeError:
-        d = None
+        npd = None
+    d = _NP_TO_DTYPE.get(npd)
+    if npd in _NP_UNSUPPORTED_INTS:
+        raise TypeError("dtype %s is not supported: Ember has no %s dtype; supported types are %s"
+                        % (npd.name, npd.name, _SUPPORTED_NP_NAMES))
     if d is None:
         raise TypeError("dtype must be an ember.dtype (e.g. ember.float32), got %r" % (dtype,))
     return d
@@ -53,19 +58,16 @@ def _finish(t, requires_grad, device=None):
     return t
 
 
-def _infer_numpy(data):
-    """data (nested sequences / numbers / arrays) -> (numpy array, dtype ember infers for it)."""
+def _infer_numpy(data, dtype=None):
+    """data (nested sequences / numbers / arrays) -> (numpy array, dtype ember infers for it). With an explicit
+    dtype, numpy integer types Ember lacks are accepted: they are converted to dtype, not silently widened."""
     if isinstance(data, np.ndarray):
-        arr = data
-        if arr.dtype.kind == "c":
-            raise TypeError("can't convert complex numpy arrays: Ember has no complex dtypes")
-        if arr.dtype not in _NP_TO_DTYPE:
-            raise TypeError("can't convert np.ndarray of type %s. The only supported types are: float64, float32, "
-                            "float16, int64, int32, int16, int8, uint8, and bool." % arr.dtype)
-        return arr, _NP_TO_DTYPE[arr.dtype]
+        if dtype is not None and data.dtype in _NP_UNSUPPORTED_INTS:
+            return data, dtype
+        return data, _numpy_dtype(data.dtype)
     if isinstance(data, np.generic):
         arr = np.asarray(data)
-        return _infer_numpy(arr)
+        return _infer_numpy(arr, dtype)
     if isinstance(data, bool):
         return np.asarray(data, dtype=np.bool_), _C.bool
     if isinstance(data, numbers.Integral):
@@ -90,9 +92,30 @@ def _infer_numpy(data):
             return arr, _C.get_default_dtype()
         if arr.dtype == np.float64 and "tensor64" not in kinds and "np64" not in kinds:
             return arr, _C.get_default_dtype()
-    if arr.dtype not in _NP_TO_DTYPE:
-        raise TypeError("Could not convert data of numpy type %s" % arr.dtype)
-    return arr, _NP_TO_DTYPE[arr.dtype]
+    if arr.dtype == np.uint64 and _first_leaf(data).__class__ is int:
+        raise RuntimeError("Overflow when unpacking long: %s does not fit in int64" % arr.max())
+    if dtype is not None and arr.dtype in _NP_UNSUPPORTED_INTS:
+        return arr, dtype
+    return arr, _numpy_dtype(arr.dtype, "numpy data")
+
+
+def _numpy_dtype(npd, what="np.ndarray"):
+    """The ember dtype of a numpy dtype; a clear error (as PyTorch words it) for the types Ember lacks."""
+    d = _NP_TO_DTYPE.get(npd)
+    if d is not None:
+        return d
+    if npd.kind == "c":
+        raise TypeError("can't convert %s of type numpy.%s: Ember has no complex dtypes. The only "
+                        "supported types are: %s." % (what, npd.name, _SUPPORTED_NP_NAMES))
+    if npd.byteorder not in "=|" and _NP_TO_DTYPE.get(npd.newbyteorder("=")) is not None:
+        raise ValueError("given numpy array has byte order different from the native byte order. Conversion "
+                         "between byte orders is currently not supported.")
+    if npd in _NP_UNSUPPORTED_INTS:
+        raise TypeError("can't convert %s of type numpy.%s: Ember has no %s dtype yet (convert it first, e.g. "
+                        "with .astype(np.int64), or pass dtype=). The only supported types are: %s."
+                        % (what, npd.name, npd.name, _SUPPORTED_NP_NAMES))
+    raise TypeError("can't convert %s of type numpy.%s. The only supported types are: %s."
+                    % (what, npd.name if npd.kind not in "USV" else npd.type.__name__, _SUPPORTED_NP_NAMES))
 
 
 def _first_leaf(data):
@@ -130,7 +153,13 @@ def _from_array(arr, dtype):
         return _C.to_dtype(t, _C.bfloat16, False)
     target = _DTYPE_TO_NP[dtype]
     copy = np.array(arr, dtype=target, order="C", copy=True)
-    return _C.from_numpy(copy)
+    return _wrap_numpy(copy, dtype)
+
+
+def _wrap_numpy(arr, dtype):
+    """_C.from_numpy(arr), except that an empty array becomes a fresh contiguous tensor: numpy gives empty
+    arrays zero strides, which the in-place kernels refuse to write (so fill_/add_/grads would fail)."""
+    return _C.from_numpy(arr) if arr.size else _C.empty(arr.shape, dtype)
 
 
 @export
@@ -143,7 +172,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if t is data:
             t = _C.clone(data)
         return _finish(t, requires_grad, device)
-    arr, inferred = _infer_numpy(data)
+    arr, inferred = _infer_numpy(data, dtype)
     return _finish(_from_array(arr, dtype or inferred), requires_grad, device)
 
 
@@ -158,9 +187,8 @@ def as_tensor(data, dtype=None, device=None):
         return _place(as_tensor(data, dtype), dev)
     if isinstance(data, np.ndarray):
         nd = _NP_TO_DTYPE.get(data.dtype)
-        native = nd is not None and np.dtype(_DTYPE_TO_NP[nd]) == data.dtype and data.dtype.isnative
-        if native and (dtype is None or dtype is nd) and all(s >= 0 for s in data.strides):
-            return _C.from_numpy(data)
+        if nd is not None and (dtype is None or dtype is nd) and all(s >= 0 for s in data.strides):
+            return _wrap_numpy(data, nd)
     return tensor(data, dtype=dtype)
 
 
@@ -173,7 +201,7 @@ def from_numpy(ndarray):
     """A tensor sharing memory with ndarray (changes to one show in the other)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError("expected np.ndarray (got %s)" % type(ndarray).__name__)
-    return _C.from_numpy(ndarray)
+    return _wrap_numpy(ndarray, _numpy_dtype(ndarray.dtype))
 
 
 def _full(size, value, dtype, requires_grad, out, device):
@@ -252,27 +280,56 @@ def _like_device(input, device):
     return input.device if device is None else device
 
 
+def _empty_like(input, dtype, memory_format, device="cpu"):
+    """An uninitialised tensor shaped like input in memory_format: preserve_format (the default) keeps a dense
+    input's strides and orders a strided one's dims as input's strides are ordered, as in PyTorch."""
+    shape = input._shape
+    if memory_format is None or memory_format is _dev.preserve_format:
+        if input.is_contiguous():
+            return _C.empty(shape, dtype, device)
+        return _C.empty_strided(shape, preserved_strides(shape, input.stride()), dtype, device)
+    if memory_format is _dev.contiguous_format:
+        return _C.empty(shape, dtype, device)
+    if not isinstance(memory_format, _dev.memory_format):
+        raise TypeError("argument 'memory_format' must be an ember.memory_format, not %r" % (memory_format,))
+    return _C.empty_strided(shape, format_strides(shape, memory_format), dtype, device)
+
+
+def _full_like(input, value, dtype, device, requires_grad, memory_format):
+    dev = str(_check_device(_like_device(input, device)))
+    dtype = _like(input, dtype)
+    if dev == "cpu" and value is not None and (memory_format is _dev.contiguous_format or memory_format is None and
+                                               input.is_contiguous()):
+        return _finish(_C.full(input._shape, value, dtype), requires_grad)  # the common case: one call
+    t = _empty_like(input, dtype, memory_format, dev)
+    if value is not None:
+        _C.fill_(t, value)
+    return _finish(t, requires_grad)
+
+
 @export
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 0, _like(input, dtype), requires_grad, None, _like_device(input, device))
+    """Zeros shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, 0, dtype, device, requires_grad, memory_format)
 
 
 @export
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return _full(input._shape, 1, _like(input, dtype), requires_grad, None, _like_device(input, device))
+    """Ones shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, 1, dtype, device, requires_grad, memory_format)
 
 
 @export
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    _check_device(device)
-    dev = _check_device(_like_device(input, device))
-    return _finish(_C.empty(input._shape, _like(input, dtype), str(dev)), requires_grad)
+    """An uninitialised tensor shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, None, dtype, device, requires_grad, memory_format)
 
 
 @export
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    return _full(input._shape, fill_value, _like(input, dtype), requires_grad, None, _like_device(input, device))
+    """fill_value shaped like input (its dtype and, in preserve_format, its layout unless given)."""
+    return _full_like(input, fill_value, dtype, device, requires_grad, memory_format)
 
 
 @export
@@ -356,23 +413,23 @@ def _legacy_new(cls, *args, **kwargs):
 # ---------------------------------------------------------------------- new_* methods
 
 
-def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 
-def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     return empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
 

@@ -297,7 +297,8 @@ def _contract(a, ta, b, tb, keep):
             if c in sizes and sizes[c] != s and s != 1 and sizes[c] != 1:
                 raise RuntimeError("einsum(): operands do not broadcast with remapped shapes (subscript %s has "
                                    "sizes %d and %d)" % (c, sizes[c], s))
-            sizes[c] = max(sizes.get(c, 1), s)
+            if sizes.get(c, 1) == 1:  # size 1 broadcasts to the other operand's size, 0 included
+                sizes[c] = s
     A = a.permute([ta.index(c) for c in batch + a_only + contracted])
     B = b.permute([tb.index(c) for c in batch + contracted + b_only])
 
@@ -354,7 +355,12 @@ def tensordot(a, b, dims=2, out=None):
     k = 1
     for d in da:
         k *= a.shape[d]
-    A = a.permute(fa + da).reshape(-1, k)
-    B = b.permute(db + fb).reshape(k, -1)
+    m = n = 1
+    for d in fa:
+        m *= a.shape[d]
+    for d in fb:
+        n *= b.shape[d]
+    A = a.permute(fa + da).reshape(m, k)  # explicit sizes: -1 is ambiguous when k is 0
+    B = b.permute(db + fb).reshape(k, n)
     r = mm(A, B).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
     return r if out is None else write_out(out, r)

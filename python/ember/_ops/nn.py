@@ -7,6 +7,7 @@ kernels where ``ember._C`` provides them; the rest are composed from Ember ops.
 import builtins
 import numbers
 import warnings
+from math import prod as _prod
 
 from .. import _C
 from ..autograd.function import Function
@@ -486,18 +487,64 @@ def _pool_geometry(size, k, s, p, d, ceil_mode):
     return out
 
 
-def _pool_args(input, kernel_size, stride, padding, dilation, name):
+def _pool_args(input, kernel_size, stride, padding, dilation, name, ceil_mode=False):
+    """Normalised (kernel, stride, padding, dilation) pairs of a 2-D pooling, after PyTorch's checks (in its
+    order and words), so that bad geometry fails here rather than inside the kernel."""
     check_tensor(input, name)
-    if input.dim() not in (3, 4):
-        raise RuntimeError("%s: expected 3D or 4D input, got %s" % (name, list(input.shape)))
     k = _pair(kernel_size, 2, "kernel_size")
     s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) else _pair(stride, 2, "stride")
     p = _pair(padding, 2, "padding")
     d = _pair(dilation, 2, "dilation")
+    if 0 in s:
+        raise RuntimeError("stride should not be zero")
     for i in range(2):
-        if p[i] > k[i] // 2:
-            raise RuntimeError("pad should be at most half of effective kernel size, but got pad=%d, kernel_size=%d"
-                               % (p[i], k[i]))
+        if p[i] < 0:
+            raise RuntimeError("pad must be non-negative, but got pad: %d" % p[i])
+        if p[i] > int((d[i] * (k[i] - 1) + 1) / 2):  # C++ division: truncates towards zero
+            raise RuntimeError("pad should be at most half of effective kernel size, but got pad=%d, kernel_size=%d "
+                               "and dilation=%d" % (p[i], k[i], d[i]))
+    if k[0] <= 0 or k[1] <= 0:
+        raise RuntimeError("kernel size should be greater than zero, but got kH: %d kW: %d" % k)
+    if s[0] <= 0 or s[1] <= 0:
+        raise RuntimeError("stride should be greater than zero, but got dH: %d dW: %d" % s)
+    if d[0] <= 0 or d[1] <= 0:
+        raise RuntimeError("dilation should be greater than zero, but got dilationH: %d dilationW: %d" % d)
+    shape = tuple(input.shape)
+    if input.dim() not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           "got:%s" % list(shape))
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise RuntimeError("pad should be smaller than or equal to half of kernel size, but got padW = %d, padH = %d, "
+                           "kW = %d, kH = %d" % (p[1], p[0], k[1], k[0]))
+    c, h, w = shape[-3:]
+    oh = _pool_geometry(h, k[0], s[0], p[0], d[0], ceil_mode)
+    ow = _pool_geometry(w, k[1], s[1], p[1], d[1], ceil_mode)
+    if oh < 1 or ow < 1:
+        raise RuntimeError("Given input size: (%dx%dx%d). Calculated output size: (%dx%dx%d). Output size is too "
+                           "small" % (c, h, w, c, oh, ow))
+    return k, s, p, d
+
+
+def _pool1d_args(input, kernel_size, stride, padding, dilation, ceil_mode, name):
+    """max_pool1d's own checks (PyTorch words them apart from the 2-D ones); the 2-D ones follow."""
+    check_tensor(input, name)
+    if input.dim() not in (2, 3) or 0 in tuple(input.shape)[-2:]:
+        raise RuntimeError("%s: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but "
+                           "got:%s" % (name, list(input.shape)))
+    k = _pair(kernel_size, 1, "kernel_size")[0]
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) else \
+        _pair(stride, 1, "stride")[0]
+    p, d = _pair(padding, 1, "padding")[0], _pair(dilation, 1, "dilation")[0]
+    for what, v, low in (("kernel_size", k, 1), ("stride", s, 1), ("padding", p, 0), ("dilation", d, 1)):
+        if v < low:
+            raise RuntimeError("%s() %s must be %s, but got %d"
+                               % (name, what, "non-negative" if low == 0 else "greater than zero", v))
+    if p > k // 2:
+        raise RuntimeError("%s() padding should be at most half of kernel size, but got padding=%d and kernel_size=%d"
+                           % (name, p, k))
+    out = _pool_geometry(input.shape[-1], k, s, p, d, ceil_mode)
+    if out < 1:
+        raise RuntimeError("%s() Invalid computed output size: %d" % (name, out))
     return k, s, p, d
 
 
@@ -559,12 +606,14 @@ class IndexedPoolGrad(Function):
     def backward(ctx, gg):
         idx, = ctx.saved_tensors
         n, c = idx.shape[0], idx.shape[1]
-        return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, -1)).reshape(idx.shape), None, None
+        # explicit sizes, not -1: -1 is ambiguous for an empty batch
+        flat = gg.reshape(n, c, _prod(gg.shape[2:])).gather(2, idx.reshape(n, c, _prod(idx.shape[2:])))
+        return flat.reshape(idx.shape), None, None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over kH x kW windows; with return_indices also the flat (h * W + w) index of each maximum."""
-    k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d")
+    k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d", ceil_mode)
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
     if needs_grad(x):
@@ -579,7 +628,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _max_pool2d_composite(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                           return_indices=False):
     """max_pool2d composed of window views and max (a reference for the kernel)."""
-    k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d")
+    k, s, p, d = _pool_args(input, kernel_size, stride, padding, dilation, "max_pool2d", ceil_mode)
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
     win, oh, ow, pads = _windows(x, k, s, p, d, ceil_mode, float("-inf"))
@@ -627,7 +676,9 @@ class AvgPoolGrad(Function):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over kH x kW windows (padding counted when count_include_pad)."""
-    k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d")
+    k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d", ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
     args = (k, s, p, bool(ceil_mode), bool(count_include_pad), int(divisor_override or 0))
@@ -638,7 +689,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 def _avg_pool2d_composite(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                           divisor_override=None):
     """avg_pool2d composed of window views and sums (a reference for the kernel)."""
-    k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d")
+    k, s, p, _ = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d", ceil_mode)
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
     win, oh, ow, pads = _windows(x, k, s, p, (1, 1), ceil_mode, 0.0)
@@ -699,7 +750,10 @@ class AdaptiveAvgPoolGrad(Function):
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (windows from floor(i*H/oh) to ceil((i+1)*H/oh))."""
     x, batched, oh, ow = _adaptive_args(input, output_size, "adaptive_avg_pool2d")
-    out = AdaptiveAvgPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_avg_pool2d(x, oh, ow)
+    if oh == 0 or ow == 0:
+        out = _empty_pool(x, oh, ow)
+    else:
+        out = AdaptiveAvgPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_avg_pool2d(x, oh, ow)
     return out if batched else out.squeeze(0)
 
 
@@ -733,7 +787,10 @@ class AdaptiveMaxPool2dFn(_ArgmaxPoolFn):
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a fixed output size; with return_indices also flat h * W + w indices."""
     x, batched, oh, ow = _adaptive_args(input, output_size, "adaptive_max_pool2d")
-    out, idx = AdaptiveMaxPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_max_pool2d(x, oh, ow)
+    if oh == 0 or ow == 0:
+        out, idx = _empty_pool(x, oh, ow), _C.full((x.shape[0], x.shape[1], oh, ow), 0, _C.int64)
+    else:
+        out, idx = AdaptiveMaxPool2dFn.apply(x, oh, ow) if needs_grad(x) else _C.adaptive_max_pool2d(x, oh, ow)
     if not batched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return (out, idx) if return_indices else out
@@ -752,10 +809,10 @@ def _adaptive_max_pool2d_composite(input, output_size, return_indices=False):
     for a, b in _adaptive_bounds(h, oh):
         vrow, irow = [], []
         for e, f in _adaptive_bounds(w, ow):
-            win = x[:, :, a:b, e:f].reshape(n, c, -1)
+            win = x[:, :, a:b, e:f].reshape(n, c, (b - a) * (f - e))
             v, i = win.max(-1)
             vrow.append(v)
-            irow.append(pos[:, :, a:b, e:f].reshape(n, c, -1).gather(-1, i.unsqueeze(-1)).squeeze(-1))
+            irow.append(pos[:, :, a:b, e:f].reshape(n, c, (b - a) * (f - e)).gather(-1, i.unsqueeze(-1)).squeeze(-1))
         vals.append(stack(vrow, -1))
         idxs.append(stack(irow, -1))
     out, idx = stack(vals, 2), stack(idxs, 2)
@@ -764,29 +821,46 @@ def _adaptive_max_pool2d_composite(input, output_size, return_indices=False):
     return (out, idx) if return_indices else out
 
 
-def _adaptive_size(output_size, h, w):
+def _adaptive_size(output_size, h, w, name="adaptive_avg_pool2d"):
+    """(oh, ow) of an adaptive pooling: an int, or a pair whose None entries keep the input size."""
     if isinstance(output_size, numbers.Integral):
-        return int(output_size), int(output_size)
-    oh, ow = output_size
-    return (h if oh is None else int(oh)), (w if ow is None else int(ow))
+        oh = ow = int(output_size)
+    else:
+        sizes = tuple(output_size)
+        if len(sizes) != 2:
+            raise RuntimeError("%s: output_size must be 2" % name)
+        oh, ow = (h if sizes[0] is None else int(sizes[0])), (w if sizes[1] is None else int(sizes[1]))
+    if oh < 0 or ow < 0:
+        raise RuntimeError("%s: elements of output_size must be greater than or equal to 0 but received {%d, %d}"
+                           % (name, oh, ow))
+    return oh, ow
 
 
 def _adaptive_args(input, output_size, name):
-    """Checks a [N, C, H, W] or [C, H, W] input; returns it batched, whether it was, and the output size."""
+    """Checks a [N, C, H, W] or [C, H, W] input (as PyTorch does: only the first dim may be empty); returns it
+    batched, whether it was, and the output size."""
     check_tensor(input, name)
     if input.dim() not in (3, 4):
-        raise RuntimeError("%s: expected 3D or 4D input, got %s" % (name, list(input.shape)))
+        raise RuntimeError("%s(): Expected 3D or 4D tensor, but got %s" % (name, list(input.shape)))
+    for i in range(1, input.dim()):
+        if input.shape[i] == 0:
+            raise RuntimeError("%s(): Expected input to have non-zero size for non-batch dimensions, but input has "
+                               "sizes %s with dimension %d being empty" % (name, list(input.shape), i))
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
-    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3])
+    oh, ow = _adaptive_size(output_size, x.shape[2], x.shape[3], name)
     return x, batched, oh, ow
+
+
+def _empty_pool(x, oh, ow):
+    """The zero-size result of pooling x to oh x ow (0 in one of them), still attached to x's graph."""
+    return x.sum((2, 3), keepdim=True).expand(x.shape[0], x.shape[1], oh, ow)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of [N, C, L] (or [C, L]) input."""
-    r = max_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size, 1)[0]),
-                   (1, _pair(stride if stride is not None else kernel_size, 1)[0]), (0, _pair(padding, 1)[0]),
-                   (1, _pair(dilation, 1)[0]), ceil_mode, return_indices)
+    k, s, p, d = _pool1d_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d")
+    r = max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
     if return_indices:
         return r[0].squeeze(-2), r[1].squeeze(-2)
     return r.squeeze(-2)
@@ -801,7 +875,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def adaptive_avg_pool1d(input, output_size):
     """Average pooling of [N, C, L] input to a fixed output length."""
-    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, output_size)).squeeze(-2)
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, _pair(output_size, 1, "output_size")[0])).squeeze(-2)
 
 
 # ---------------------------------------------------------------------------------------- normalisation
@@ -958,7 +1032,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError("Expected number of channels in input to be divisible by num_groups, but got input of "
                            "shape %s and num_groups=%d" % (list(input.shape), num_groups))
-    x = input.reshape(n, num_groups, -1)
+    x = input.reshape(n, num_groups, _prod(input.shape[1:]) // num_groups)  # not -1: n may be 0
     var, mean = _var_mean(x, [2], keepdim=True)
     out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
     shape = [1, c] + [1] * (input.dim() - 2)

@@ -9,7 +9,8 @@ import numbers
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _device as _dev
+from .._layout import CHANNELS_LAST as _CHANNELS_LAST, format_strides as _format_strides, preserved_strides
 from .._tensor import Tensor
 from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
@@ -1042,8 +1043,15 @@ method("equal", equal)
 # ---------------------------------------------------------------------------------------- copy / fill / clone
 
 
+_is_contiguous_c = _C.TensorBase.is_contiguous  # the C method, for paths that run on every call
+
+
 class Clone(Function):
-    forward = staticmethod(_C.clone)
+    """A copy made by copy_fn (clone, contiguous, a memory-format copy); its gradient passes through."""
+
+    @staticmethod
+    def forward(x, copy_fn):
+        return copy_fn(x)
 
     @staticmethod
     def setup_context(ctx, inputs, out):
@@ -1051,27 +1059,123 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        return g, None
+
+
+def _in_format(x, memory_format):
+    """Whether x is laid out densely in memory_format (size-1 dims may have any stride, as in PyTorch)."""
+    if memory_format is _dev.contiguous_format:
+        return x.is_contiguous()
+    if x.numel() == 0:
+        return True
+    want = _format_strides(x._shape, memory_format)
+    return all(n == 1 or s == w for n, s, w in zip(x._shape, x.stride(), want))
+
+
+def _suggest_format(x):
+    """The memory format x is laid out in, as PyTorch suggests it (its strides-like-channels-last rule:
+    strides non-decreasing from C through the spatial dims to N, N111 shapes excluded), else contiguous."""
+    for fmt, (rank, order) in _CHANNELS_LAST.items():
+        if x.dim() != rank:
+            continue
+        shape, strides = x._shape, x.stride()
+        if strides[1] == 0:
+            continue
+        low = 0
+        for d in reversed(order):
+            if shape[d] == 0 or strides[d] < low or (d == 0 and low == strides[1]):
+                break
+            low = strides[d] * (shape[d] if shape[d] > 1 else 1)
+        else:
+            return fmt
+    return _dev.contiguous_format
+
+
+def _fresh_contiguous(x):
+    # _C.contiguous returns x itself when it is contiguous already; a clone must not
+    return _C.clone(x) if x.is_contiguous() else _C.contiguous(x)
+
+
+def _clone_preserve(x):
+    """clone() in preserve_format: a dense input's strides, else dense strides in the input's stride order."""
+    if _is_contiguous_c(x):
+        return _C.clone(x)
+    strides = preserved_strides(x._shape, x.stride())
+    if strides == x.stride():
+        return _C.clone(x)  # dense: the kernel keeps the layout
+    out = _C.empty_strided(x._shape, strides, x.dtype)
+    _C.copy_(out, x)
+    return out
+
+
+def _copy_fn(memory_format, op):
+    """The non-differentiable copy for memory_format."""
+    if memory_format is None or memory_format is _dev.preserve_format:
+        return _clone_preserve
+    if memory_format is _dev.contiguous_format:
+        return _fresh_contiguous
+    if memory_format in _CHANNELS_LAST:
+        order = _CHANNELS_LAST[memory_format][1]
+        inverse = tuple(order.index(d) for d in range(len(order)))
+        return lambda x: _C.permute(_fresh_contiguous(_C.permute(x, order)), inverse)
+    raise TypeError("%s(): argument 'memory_format' must be an ember.memory_format, not %r" % (op, memory_format))
+
+
+def _copy_as(x, memory_format, op):
+    copy_fn = _copy_fn(memory_format, op)
+    if memory_format in _CHANNELS_LAST:
+        _format_strides(x._shape, memory_format)  # rank check
+    return Clone.apply(x, copy_fn) if _state.enabled and x._requires_grad else copy_fn(x)
 
 
 @export
 def clone(input, *, memory_format=None):
-    """A copy of input (differentiable)."""
+    """A copy of input (differentiable); preserve_format (the default) keeps a dense input's strides."""
     check_tensor(input, "clone")
-    return Clone.apply(input) if _state.enabled and input._requires_grad else _C.clone(input)
+    return _clone_method(input, memory_format=memory_format)
 
 
-method("clone", lambda self, *, memory_format=None: Clone.apply(self) if _state.enabled and self._requires_grad
-       else _C.clone(self))
+def _clone_method(self, *, memory_format=None):
+    if memory_format is None and not (_state.enabled and self._requires_grad):
+        return _C.clone(self) if _is_contiguous_c(self) else _clone_preserve(self)
+    return _copy_as(self, memory_format, "clone")
+
+
+method("clone", _clone_method)
 
 
 def _contiguous(self, memory_format=None):
-    if self.is_contiguous():
+    """self when it is already laid out in memory_format (default contiguous_format), else a copy that is."""
+    if memory_format is None or memory_format is _dev.contiguous_format:
+        if _is_contiguous_c(self):
+            return self
+        return Clone.apply(self, _C.contiguous) if _state.enabled and self._requires_grad else _C.contiguous(self)
+    if memory_format is _dev.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if memory_format not in _CHANNELS_LAST:
+        raise TypeError("contiguous(): argument 'memory_format' must be an ember.memory_format, not %r"
+                        % (memory_format,))
+    if _in_format(self, memory_format):
         return self
-    return Clone.apply(self) if _state.enabled and self._requires_grad else _C.contiguous(self)
+    return _copy_as(self, memory_format, "contiguous")
+
+
+def _is_contiguous(self, memory_format=None):
+    """Whether the elements lie densely in row-major order (or in memory_format's order)."""
+    if memory_format is None:
+        return _is_contiguous_c(self)
+    if memory_format is _dev.preserve_format:
+        raise RuntimeError("is_contiguous(): preserve_format is not a valid memory format to check against")
+    if memory_format is not _dev.contiguous_format and memory_format not in _CHANNELS_LAST:
+        raise TypeError("is_contiguous(): argument 'memory_format' must be an ember.memory_format, not %r"
+                        % (memory_format,))
+    if memory_format in _CHANNELS_LAST and self.dim() != _CHANNELS_LAST[memory_format][0]:
+        return False
+    return _in_format(self, memory_format)
 
 
 method("contiguous", _contiguous)
+method("is_contiguous", _is_contiguous)
 
 
 def _copy_(self, src, non_blocking=False):
@@ -1114,7 +1218,9 @@ def fill_(input, value):
 # ---------------------------------------------------------------------------------------- dtype conversion
 
 
-class ToDtype(Function):
+class ToCopy(Function):
+    """A dtype conversion (PyTorch names its node ToCopyBackward0)."""
+
     @staticmethod
     def forward(x, dtype):
         return _C.to_dtype(x, dtype, False)
@@ -1130,9 +1236,11 @@ class ToDtype(Function):
 
 def to_dtype(x, dtype, copy=False):
     if x.dtype is dtype:
-        return _C.to_dtype(x, dtype, True) if copy else x
+        if not copy:
+            return x
+        return Clone.apply(x, _clone_preserve) if _state.enabled and x._requires_grad else _clone_preserve(x)
     if _state.enabled and x._requires_grad and dtype.is_floating_point:
-        return ToDtype.apply(x, dtype)
+        return ToCopy.apply(x, dtype)
     return _C.to_dtype(x, dtype, copy)
 
 

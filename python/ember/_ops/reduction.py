@@ -148,6 +148,8 @@ method("nanmean", nanmean)
 def _exclusive_prods(x, d):
     """prod of x along d over every position except the element itself (exact with zeros)."""
     n = x._shape[d]
+    if n == 0:
+        return x * 0  # no positions: an empty result of x's shape (still differentiable)
     ones = x.narrow(d, 0, 1) * 0 + 1
     if n == 1:
         return ones

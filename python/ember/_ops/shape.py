@@ -62,7 +62,10 @@ _unsqueeze = _reshape_like(_C.unsqueeze)
 
 def _view_method(self, *shape):
     if len(shape) == 1 and isinstance(shape[0], _C.dtype):
-        raise NotImplementedError("view(dtype) (reinterpreting bytes) is not supported")
+        if shape[0] is self.dtype:
+            return _C.alias(self)  # as in PyTorch, a view as a dtype is outside the graph
+        raise NotImplementedError("view(dtype) (reinterpreting the bytes of %s as %s) is not supported"
+                                  % (self.dtype, shape[0]))
     return _view(self, tuple(_shape_args(shape)))
 
 
@@ -81,8 +84,13 @@ def reshape(input, shape):
 
 @export
 def flatten(input, start_dim=0, end_dim=-1):
+    """input with dims start_dim..end_dim merged into one; input itself when that merges nothing."""
     check_tensor(input, "flatten")
-    return _flatten(input, int(start_dim), int(end_dim))
+    start_dim, end_dim = int(start_dim), int(end_dim)
+    n = input.dim()
+    if n and -n <= start_dim < n and -n <= end_dim < n and start_dim % n == end_dim % n:
+        return input
+    return _flatten(input, start_dim, end_dim)
 
 
 @export
@@ -93,8 +101,9 @@ def unflatten(input, dim, sizes):
 
 @export
 def ravel(input):
+    """A contiguous 1-D tensor of input's elements (a view when input is contiguous, else a copy)."""
     check_tensor(input, "ravel")
-    return _reshape(input, (-1,))
+    return _view(input.contiguous(), (-1,))
 
 
 @export
@@ -460,8 +469,8 @@ class Cat(Function):
     def backward(ctx, g):
         grads, start = [None], 0
         for size, skip in zip(ctx.sizes, ctx.skip):
-            if skip:
-                grads.append(None)
+            if skip:  # a legacy empty 1-D input: its gradient is empty too (as in PyTorch), not None
+                grads.append(_C.full((0,), 0, g.dtype))
                 continue
             grads.append(narrow(g, ctx.dim, start, size))
             start += size

@@ -6,6 +6,7 @@ captured, for ``autograd.grad``). Saved tensors are freed as nodes finish unless
 The loop is written for speed: it is the per-node overhead every training step pays.
 """
 from .. import _C
+from .._layout import is_dense
 from .function import AccumulateGrad, _grad_accumulator
 from .grad_mode import _state
 
@@ -47,14 +48,12 @@ def _accumulate(acc, g, create_graph):
     if var.grad is None:
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
-            var.grad = g if g.is_contiguous() else g.contiguous()
-        elif g.stride() != var.stride() and var.is_contiguous():
-            # the gradient takes the parameter's layout (as in PyTorch), so grad.view(...) works like on
-            # the parameter and fused optimizers need no copies
-            var.grad = _C.empty_strided(var.shape, var.stride(), g.dtype, g._device)
-            _C.copy_(var.grad, g)
-        else:
+            # a zero-size g counts as contiguous whatever its strides (zero ones too): clone it
+            var.grad = (g if g.is_contiguous() else g.contiguous()) if g.numel() else g.clone()
+        elif g.stride() == var.stride() and g.numel():
             var.grad = _C.clone(g)
+        else:
+            var.grad = _grad_in_layout_of(var, g)
     elif create_graph:
         var.grad = var.grad + g
     else:
@@ -63,6 +62,19 @@ def _accumulate(acc, g, create_graph):
     if post:
         for fn in list(post.values()):
             fn(var)
+
+
+def _grad_in_layout_of(var, g):
+    """A copy of g laid out like var when var is dense (as in PyTorch), so grad.view(...) works like on the
+    parameter and fused optimizers need no copies; row-major when var overlaps itself or has gaps."""
+    if g.numel() == 0:
+        # nothing to copy; a zero-size leaf may carry zero strides, which in-place kernels refuse to write
+        return _C.empty(var.shape, g.dtype, g._device)
+    if var.is_contiguous() or not is_dense(var._shape, var.stride()):
+        return _C.clone(g) if g.is_contiguous() else _C.contiguous(g)
+    out = _C.empty_strided(var.shape, var.stride(), g.dtype, g._device)
+    _C.copy_(out, g)
+    return out
 
 
 def _zero_grads(params, set_to_none):

@@ -6,6 +6,7 @@ and ``nn.utils``; parameter names, shapes, default initialisations, state_dict k
 from .parameter import Parameter
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
-from . import functional, init, utils
+from . import functional, init, parallel, utils
+from .parallel import DataParallel
 
-__all__ = ["Parameter", "functional", "init", "utils"] + list(_modules_all)
+__all__ = ["Parameter", "functional", "init", "parallel", "utils", "DataParallel"] + list(_modules_all)

@@ -7,8 +7,6 @@ rest, composed from differentiable Ember ops.
 import math
 import warnings
 
-import numpy as np
-
 from .. import _C
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
@@ -25,6 +23,7 @@ __all__ = [
     "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm", "layer_norm",
     "group_norm", "embedding", "dropout", "dropout2d", "pad", "one_hot", "interpolate", "upsample",
     "upsample_nearest", "upsample_bilinear", "normalize", "cosine_similarity", "pairwise_distance",
+    "unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "grid_sample", "affine_grid",
     "scaled_dot_product_attention", "multi_head_attention_forward",
     # activations
     "threshold", "threshold_", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu", "elu_", "selu", "selu_",
@@ -33,7 +32,7 @@ __all__ = [
     "sigmoid", "hardsigmoid", "silu", "mish", "hardswish",
     # losses
     "l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "smooth_l1_loss", "huber_loss", "kl_div",
+    "smooth_l1_loss", "huber_loss", "kl_div", "ctc_loss",
 ]
 
 
@@ -293,183 +292,13 @@ def hardswish(input, inplace=False):
     return input.copy_(out) if inplace else out
 
 
-# ------------------------------------------------------------------------------------------------ misc
+# ------------------------------------------------------------------------------------------------ vision, ctc
 
-
-def one_hot(tensor, num_classes=-1):
-    """[*] int64 class indices -> [*, num_classes] int64 one-hot (num_classes=-1: max(tensor) + 1)."""
-    check_tensor(tensor, "one_hot")
-    if tensor.dtype is not _C.int64:
-        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    if tensor.numel() and bool((tensor < 0).any()):
-        raise RuntimeError("Class values must be non-negative.")
-    if num_classes == -1:
-        if tensor.numel() == 0:
-            raise RuntimeError("Can not infer total number of classes from empty tensor.")
-        num_classes = int(tensor.max().item()) + 1
-    elif tensor.numel() and int(tensor.max().item()) >= num_classes:
-        raise RuntimeError("Class values must be smaller than num_classes.")
-    out = _C.full(tuple(tensor.shape) + (num_classes,), 0, _C.int64)
-    return out.scatter_(-1, tensor.unsqueeze(-1), 1)
-
-
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """input / max(||input||_p along dim, eps)."""
-    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
-    r = input / denom
-    if out is not None:
-        return out.copy_(r)
-    return r
-
-
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (inputs broadcast)."""
-    n1 = x1.norm(2, dim, keepdim=True).clamp_min(eps)
-    n2 = x2.norm(2, dim, keepdim=True).clamp_min(eps)
-    return ((x1 / n1) * (x2 / n2)).sum(dim)
-
-
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """||x1 - x2 + eps||_p over the last dim."""
-    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
-
-
-# ------------------------------------------------------------------------------------------------ interpolate
-
-_INTERP_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area", "bicubic")
-
-
-def _source_scale(in_size, out_size, scale, align_corners):
-    """PyTorch's rule for the source step between output pixels: (in-1)/(out-1) with align_corners, else
-    1/scale_factor when a scale was given (and not recomputed), else in/out."""
-    if align_corners:
-        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-    return 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
-
-
-def _nearest_1d(x, dim, out_size, scale, exact):
-    n = x.shape[dim]
-    # float32 arithmetic, as PyTorch's kernel does: the chosen source pixel can differ from a float64 product
-    s = np.float32(_source_scale(n, out_size, scale, False))
-    pos = np.arange(out_size, dtype=np.float32) + (np.float32(0.5) if exact else np.float32(0.0))
-    idx = np.minimum(np.floor(pos * s).astype(np.int64), n - 1)
-    return x.index_select(dim, _C.from_numpy(idx))
-
-
-def _linear_1d(x, dim, out_size, scale, align_corners):
-    n = x.shape[dim]
-    s = _source_scale(n, out_size, scale, align_corners)
-    i0, i1, w1 = [], [], []
-    for i in range(out_size):
-        src = s * i if align_corners else max(s * (i + 0.5) - 0.5, 0.0)
-        lo = min(int(src), n - 1)
-        i0.append(lo)
-        i1.append(lo + 1 if lo < n - 1 else lo)
-        w1.append(src - lo)
-    from .._ops.creation import tensor
-    shape = [1] * x.dim()
-    shape[dim] = out_size
-    lam = tensor(w1, dtype=x.dtype).reshape(shape)
-    a = x.index_select(dim, tensor(i0, dtype=_C.int64))
-    b = x.index_select(dim, tensor(i1, dtype=_C.int64))
-    return a + (b - a) * lam
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
-                antialias=False):
-    """Resizes [N, C, *spatial] input to ``size`` or by ``scale_factor``.
-
-    Modes: 'nearest', 'nearest-exact' (1-3 spatial dims), 'linear' (3-D input), 'bilinear' (4-D),
-    'trilinear' (5-D), 'area' (adaptive average pooling). align_corners applies to the linear modes; the
-    sampling positions follow PyTorch's rules exactly.
-    """
-    check_tensor(input, "interpolate")
-    if mode not in _INTERP_MODES:
-        raise NotImplementedError("Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the modes: "
-                                  "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact (got %s)"
-                                  % (input.dim(), mode))
-    if mode in ("nearest", "area", "nearest-exact"):
-        if align_corners is not None:
-            raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
-                             "bicubic | trilinear")
-    elif align_corners is None:
-        align_corners = False
-    if antialias:
-        raise NotImplementedError("interpolate(antialias=True) is not implemented in Ember")
-    if mode == "bicubic":
-        raise NotImplementedError("interpolate(mode='bicubic') is not implemented in Ember")
-    nd = input.dim() - 2
-    if nd < 1 or nd > 3:
-        raise NotImplementedError("Input Error: Only 3D, 4D and 5D input Tensors supported (got %dD) for the modes: "
-                                  "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact (got %s)"
-                                  % (input.dim(), mode))
-    need = {"linear": 3, "bilinear": 4, "trilinear": 5}.get(mode)
-    if need is not None and input.dim() != need:
-        raise NotImplementedError("Got %dD input, but %s mode needs %dD input" % (input.dim(), mode, need))
-    if size is not None and scale_factor is not None:
-        raise ValueError("only one of size or scale_factor should be defined")
-    spatial = list(input.shape[2:])
-    scales = [None] * nd
-    if size is not None:
-        if isinstance(size, (list, tuple)):
-            if len(size) != nd:
-                raise ValueError("Input and output must have the same number of spatial dimensions, but got input "
-                                 "with spatial dimensions of %s and output size of %s. Please provide input tensor in "
-                                 "(N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format."
-                                 % (spatial, size))
-            out = [int(s) for s in size]
-        else:
-            out = [int(size)] * nd
-    elif scale_factor is not None:
-        if isinstance(scale_factor, (list, tuple)):
-            if len(scale_factor) != nd:
-                raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got "
-                                 "input with spatial dimensions of %s and scale_factor of shape %s. Please provide "
-                                 "input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) "
-                                 "format." % (spatial, scale_factor))
-            factors = [float(s) for s in scale_factor]
-        else:
-            factors = [float(scale_factor)] * nd
-        out = [int(math.floor(n * f)) for n, f in zip(spatial, factors)]
-        if not recompute_scale_factor:
-            scales = factors
-    else:
-        raise ValueError("either size or scale_factor should be defined")
-    if mode == "area":
-        if nd == 1:
-            return adaptive_avg_pool1d(input, out[0])
-        if nd == 2:
-            return adaptive_avg_pool2d(input, out)
-        raise NotImplementedError("interpolate(mode='area') supports 3-D and 4-D input in Ember")
-    x = input
-    for i in range(nd):
-        d = 2 + i
-        if mode in ("nearest", "nearest-exact"):
-            if out[i] != spatial[i] or scales[i] not in (None, 1.0):
-                x = _nearest_1d(x, d, out[i], scales[i], mode == "nearest-exact")
-        else:
-            x = _linear_1d(x, d, out[i], scales[i], align_corners)
-    return x
-
-
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """Deprecated in PyTorch in favour of interpolate (same arguments)."""
-    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
-    return interpolate(input, size, scale_factor, mode, align_corners)
-
-
-def upsample_nearest(input, size=None, scale_factor=None):
-    """Deprecated: interpolate(..., mode='nearest')."""
-    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
-                  stacklevel=2)
-    return interpolate(input, size, scale_factor, mode="nearest")
-
-
-def upsample_bilinear(input, size=None, scale_factor=None):
-    """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
-    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
-                  stacklevel=2)
-    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+from ._functional_vision import (  # noqa: E402,F401  (re-exported)
+    affine_grid, fold, grid_sample, interpolate, pixel_shuffle, pixel_unshuffle, unfold, upsample, upsample_bilinear,
+    upsample_nearest)
+from ._functional_extra import (  # noqa: E402,F401  (re-exported)
+    cosine_similarity, ctc_loss, normalize, one_hot, pairwise_distance)
 
 
 # ------------------------------------------------------------------------------------------------ attention

@@ -16,7 +16,7 @@ from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "SequentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
-           "CosineAnnealingWarmRestarts", "OneCycleLR"]
+           "CosineAnnealingWarmRestarts", "OneCycleLR", "ChainedScheduler", "CyclicLR"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. Please "
@@ -486,6 +486,22 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = _group_values(self.optimizer, "lr")
 
 
+def _check_schedulers(owner, schedulers, optimizer):
+    """The checks SequentialLR and ChainedScheduler make of the schedulers they drive."""
+    name = type(owner).__name__
+    for i, scheduler in enumerate(schedulers):
+        if not hasattr(scheduler, "optimizer"):
+            raise TypeError("%s at index %d should have `optimizer` as its attribute." % (name, i))
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError("%s does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to "
+                             "be specified when calling `step`, but got one at index %d in the given schedulers "
+                             "sequence." % (name, i))
+        if optimizer is not scheduler.optimizer:
+            raise ValueError("%s expects all schedulers to belong to the same optimizer, but got scheduler %s at "
+                             "index %d has %s, which is different from %s."
+                             % (name, type(scheduler).__name__, i, scheduler.optimizer, type(optimizer).__name__))
+
+
 class SequentialLR(LRScheduler):
     """Runs schedulers one after another: ``schedulers[i]`` is in charge from ``milestones[i-1]`` on, and
     starts its own schedule (epoch 0) when it takes over.
@@ -501,19 +517,7 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         if len(schedulers) < 1:
             raise ValueError("%s expects at least one scheduler, but got no scheduler." % type(self).__name__)
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError("%s at index %d should have `optimizer` as its attribute."
-                                % (type(self).__name__, i))
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError("%s does not support `ReduceLROnPlateau` scheduler as it requires additional "
-                                 "kwargs to be specified when calling `step`, but got one at index %d in the given "
-                                 "schedulers sequence." % (type(self).__name__, i))
-            if optimizer is not scheduler.optimizer:
-                raise ValueError("%s expects all schedulers to belong to the same optimizer, but got scheduler %s "
-                                 "at index %d has %s, which is different from %s."
-                                 % (type(self).__name__, type(scheduler).__name__, i, scheduler.optimizer,
-                                    type(optimizer).__name__))
+        _check_schedulers(self, schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError("Sequential Schedulers expects number of schedulers provided to be one more than the "
                              "number of milestone points, but got number of schedulers %d and the number of "
@@ -791,3 +795,165 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = computed_momentum
         return lrs
+
+
+class ChainedScheduler(LRScheduler):
+    """Steps several schedulers of one optimizer together: each ``step()`` calls every scheduler's ``step()``
+    in order, so their (chainable) effects multiply, e.g. ConstantLR warm-up times ExponentialLR decay.
+
+    Args:
+        schedulers (sequence): the chained schedulers (not ReduceLROnPlateau), all of one optimizer.
+        optimizer (Optimizer, optional): that optimizer (default: the first scheduler's).
+    """
+
+    def __init__(self, schedulers, optimizer=None):
+        if len(schedulers) < 1:
+            raise ValueError("%s expects at least one scheduler to be chained, but got no scheduler."
+                             % type(self).__name__)
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_schedulers(self, schedulers, optimizer)
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
+
+    def step(self):
+        """Steps every chained scheduler once, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
+
+    # the chained schedulers' own state dicts nest under "_schedulers", as in SequentialLR
+    state_dict = SequentialLR.state_dict
+    load_state_dict = SequentialLR.load_state_dict
+
+
+class CyclicLR(LRScheduler):
+    r"""Cyclical learning rates (CLR): each group's lr rises linearly from ``base_lr`` to ``max_lr`` over
+    ``step_size_up`` iterations, falls back over ``step_size_down``, and repeats; the amplitude is scaled by
+    ``scale_fn``. With ``cycle_momentum``, momentum (or Adam's beta1) cycles inversely between
+    ``max_momentum`` and ``base_momentum``. Step it after every batch.
+
+    .. code-block:: text
+
+        cycle = floor(1 + it / (up + down));  x = 1 + it / (up + down) - cycle
+        f = x / r if x <= r else (x - 1) / (r - 1)         (r = up / (up + down))
+        lr = base_lr + (max_lr - base_lr) * f * scale_fn(cycle if scale_mode == 'cycle' else it)
+        momentum = max_momentum - (max_momentum - base_momentum) * f * scale_fn(...)
+
+    Built-in policies: 'triangular' (scale 1), 'triangular2' (halved every cycle: 1 / 2^(cycle-1)),
+    'exp_range' (gamma^it, per iteration).
+
+    Args:
+        optimizer (Optimizer): wrapped optimizer.
+        base_lr (float or list): lower lr boundary, per group or for all (also the starting lr).
+        max_lr (float or list): upper lr boundary, per group or for all.
+        step_size_up (int): iterations in the increasing half of a cycle (default: 2000).
+        step_size_down (int, optional): iterations in the decreasing half (default: step_size_up).
+        mode (str): 'triangular', 'triangular2' or 'exp_range'; ignored when scale_fn is given
+            (default: 'triangular').
+        gamma (float): the 'exp_range' base (default: 1.0).
+        scale_fn (callable, optional): custom scaling policy of one argument, with values in [0, 1];
+            replaces mode.
+        scale_mode (str): 'cycle' or 'iterations': what scale_fn is evaluated on (default: 'cycle').
+        cycle_momentum (bool): cycle momentum inversely to the lr (default: True).
+        base_momentum (float or list): lower momentum boundary (default: 0.8).
+        max_momentum (float or list): upper momentum boundary (default: 0.9).
+        last_epoch (int): the index of the last batch (default: -1).
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError("%s is not an Optimizer" % type(optimizer).__name__)
+        self.optimizer = optimizer
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                _set_group_value(group, "lr", lr)
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in self.optimizer.defaults
+            self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_momentum, b_momentum, group in zip(self.max_momentums, self.base_momentums,
+                                                         optimizer.param_groups):
+                    self._set_momentum(group, m_momentum)
+                    group["max_momentum"] = m_momentum
+                    group["base_momentum"] = b_momentum
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self):
+        # the built-in policies fix what they are evaluated on
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x):
+        """The amplitude scale at x (the cycle number or the iteration, per scale_mode)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _set_momentum(self, group, momentum):
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def get_lr(self):
+        """The lrs (and momentums, set directly in the groups) at iteration last_epoch of the cycle."""
+        self._warn_get_lr()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        at = cycle if self.scale_mode == "cycle" else self.last_epoch
+        # scale_fn is called once per group and value, as PyTorch does (a stateful callable sees the same calls)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * self.scale_fn(at)
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            momentums = [max_m - (max_m - base_m) * scale_factor * self.scale_fn(at)
+                         for base_m, max_m in zip(self.base_momentums, self.max_momentums)]
+            for group, momentum in zip(self.optimizer.param_groups, momentums):
+                self._set_momentum(group, momentum)
+        return lrs
+
+    def state_dict(self):
+        """The scheduler's state. A custom scale_fn is saved only when it is a callable object (its
+        __dict__), never a function or lambda."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_scale_fn_custom")}
+        fn = self._scale_fn_custom
+        state["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+        return state
+
+    def load_state_dict(self, state_dict):
+        """Restores the state returned by state_dict() (the scale_fn given at construction is kept)."""
+        state_dict = dict(state_dict)
+        saved_fn = state_dict.pop("_scale_fn_custom", None)
+        state_dict.pop("_scale_fn_ref", None)
+        self.__dict__.update(state_dict)
+        if saved_fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(saved_fn)
+        self._init_scale_fn()

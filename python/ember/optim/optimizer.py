@@ -13,6 +13,7 @@ from copy import deepcopy
 from itertools import chain
 
 from .. import _C
+from .._layout import is_dense
 from .._tensor import Tensor
 from ..autograd.engine import _zero_grads
 from ..autograd.function import _add_hook
@@ -87,20 +88,11 @@ def _closure_loss(closure):
         _state.enabled = prev
 
 
-def _is_dense(shape, stride):
-    expected = 1
-    for st, sz in sorted((st, sz) for sz, st in zip(shape, stride) if sz != 1):
-        if st != expected:
-            return False
-        expected *= sz
-    return True
-
-
 def _buffer_like(p, fill=0.0):
     """A state buffer for p: p's dtype and (when p is dense) p's memory layout, so the fused kernel reads
     param, grad and state in one order without copies (PyTorch's memory_format=preserve_format)."""
     shape, stride = p._shape, p.stride()
-    dense = _is_dense(shape, stride)
+    dense = is_dense(shape, stride)
     if p._device == "cpu" and (p.is_contiguous() or not dense):
         return _C.full(shape, fill, p.dtype)
     t = _C.empty_strided(shape, stride, p.dtype, p._device) if dense else _C.empty(shape, p.dtype, p._device)

@@ -1,4 +1,4 @@
 """Computer vision: ``transforms``, ``datasets`` and ``models`` with torchvision's names and semantics."""
-from . import datasets, models, transforms
+from . import datasets, models, transforms, utils
 
-__all__ = ["datasets", "models", "transforms"]
+__all__ = ["datasets", "models", "transforms", "utils"]

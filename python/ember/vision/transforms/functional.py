@@ -55,8 +55,10 @@ def get_dimensions(img):
 
 
 def to_tensor(pic):
-    """A numpy image ``(H, W[, C])`` as a ``C x H x W`` tensor; uint8 data is scaled to float in [0, 1], other
-    dtypes keep their values."""
+    """A numpy image ``(H, W[, C])`` or a PIL image as a ``C x H x W`` tensor; uint8 data is scaled to float in
+    [0, 1], other dtypes (PIL modes I, I;16, F) keep their values."""
+    if _is_pil_image(pic):
+        pic = _pil_array(pic)
     if not isinstance(pic, np.ndarray):
         raise TypeError("pic should be PIL Image or ndarray. Got %s" % (type(pic),))
     if pic.ndim not in (2, 3):
@@ -335,3 +337,49 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
             out = out.clamp(info.min, info.max)
         out = out.to(img.dtype)
     return out
+
+
+# ----------------------------------------------------------------------------------------------- PIL images
+# Pillow is optional: PIL images (what ImageFolder's default loader returns when Pillow is installed) are
+# recognised by type name, converted to numpy for the operation and returned as PIL images again.
+
+def _is_pil_image(img):
+    return any(c.__name__ == "Image" and c.__module__.startswith("PIL.") for c in type(img).__mro__)
+
+
+def _pil_array(pic):
+    """A PIL image's pixels as (H, W, C), with torchvision's to_tensor dtypes (mode '1' scaled to 0/255)."""
+    dtype = {"I": np.int32, "I;16": np.int16, "F": np.float32}.get(pic.mode, np.uint8)
+    arr = np.array(pic, dtype)
+    if pic.mode == "1":
+        arr = arr * np.uint8(255)
+    return arr.reshape(pic.size[1], pic.size[0], len(pic.getbands()))
+
+
+def _on_pil(fn):
+    """fn applied to a PIL image through its numpy pixels (palette and 1-bit images as RGB / L)."""
+    def wrapper(img, *args, **kwargs):
+        if not _is_pil_image(img):
+            return fn(img, *args, **kwargs)
+        if img.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
+            img = img.convert("L" if img.mode == "1" else "RGB")
+        out = fn(np.asarray(img), *args, **kwargs)
+        if not isinstance(out, np.ndarray):
+            return out
+        from PIL import Image  # installed: img is one of its images
+        return Image.fromarray(np.ascontiguousarray(out))
+    wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return wrapper
+
+
+def _pil_dimensions(fn):
+    def get_dimensions(img):
+        if _is_pil_image(img):
+            return [len(img.getbands()), img.size[1], img.size[0]]
+        return fn(img)
+    get_dimensions.__doc__ = fn.__doc__
+    return get_dimensions
+
+
+get_dimensions = _pil_dimensions(get_dimensions)
+pad, crop, center_crop, resize, hflip, vflip = (_on_pil(f) for f in (pad, crop, center_crop, resize, hflip, vflip))
