@@ -103,6 +103,21 @@ void bind_device(pyb::module_& m) {
         "A copy of t on `device` (t itself when it is already there).");
   m.def("_cuda_built", &cuda_built, "Whether this build has the CUDA kernel module.");
   m.def("_cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without the module, a driver or a GPU).");
+  m.def("_cuda_device_properties", [](int device) {
+    CudaDeviceProperties p = cuda_device_properties(device);
+    pyb::dict r;
+    r["name"] = p.name;
+    r["major"] = p.major;
+    r["minor"] = p.minor;
+    r["multi_processor_count"] = p.multi_processor_count;
+    r["total_memory"] = p.total_memory;
+    r["L2_cache_size"] = p.l2_cache_size;
+    return r;
+  });
+  m.def("_synchronize", [](const std::string& device) {
+    Device d = parse_device(device);
+    kernels_for(d).synchronize(d);
+  });
   m.def("_kernel_entries", [] {
     std::vector<std::string> out;
     for (const char* n : kernel_entry_names()) out.emplace_back(n);

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/device.h"
@@ -121,6 +122,12 @@ const KernelTable& cpu_kernel_table();   // cpu/table.cpp
 const KernelTable& cuda_kernel_table();  // cuda/table.cu, or cuda/no_cuda.cpp in a build without CUDA
 bool cuda_built();                       // whether this build has the CUDA kernel module
 int cuda_device_count();                 // usable CUDA devices (0 without a build, driver or device)
+struct CudaDeviceProperties {
+  std::string name;
+  int major = 0, minor = 0, multi_processor_count = 0;
+  int64_t total_memory = 0, l2_cache_size = 0;
+};
+CudaDeviceProperties cuda_device_properties(int device);  // raises without the module or the device
 
 // The table of a device. Tests may put another table in the CUDA slot (a host backend that exercises the
 // device plumbing without a GPU); nullptr restores the real one.

@@ -43,5 +43,20 @@ const KernelTable& cuda_kernel_table() {
 bool cuda_built() { return true; }
 int cuda_device_count() { return cuda::device_count(); }
 
+CudaDeviceProperties cuda_device_properties(int device) {
+  EMBER_RUNTIME_CHECK(device >= 0 && device < cuda::device_count(), "CUDA error: invalid device ordinal ", device,
+                      " (", cuda::device_count(), " device(s) visible)");
+  cudaDeviceProp p;
+  EMBER_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  CudaDeviceProperties r;
+  r.name = p.name;
+  r.major = p.major;
+  r.minor = p.minor;
+  r.multi_processor_count = p.multiProcessorCount;
+  r.total_memory = int64_t(p.totalGlobalMem);
+  r.l2_cache_size = int64_t(p.l2CacheSize);
+  return r;
+}
+
 }  // namespace ember
 

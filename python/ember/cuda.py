@@ -1,5 +1,8 @@
-"""ember.cuda: CUDA devices. This build has no CUDA kernels yet (the device seam in csrc/core/kernel_table.h
-has a CUDA slot whose entries raise), so is_available() is False and device-agnostic code runs on the CPU."""
+"""ember.cuda: CUDA devices. The CUDA kernel module (csrc/cuda/) is built where nvcc was found; it fills part of
+the CUDA slot of the kernel table (ember._C._missing_kernels('cuda') lists what still raises). Without the
+module, a driver or a GPU, is_available() is False and device-agnostic code runs on the CPU."""
+import collections
+
 from . import _C
 
 # Tests only: the CUDA slot filled with host kernels on host memory labelled 'cuda:0' (device plumbing
@@ -19,13 +22,49 @@ def _set_host_backend_for_tests(on):
 
 
 def is_available():
-    """Whether a CUDA device can be used: False in this build (no CUDA kernels yet)."""
-    return False
+    """Whether a CUDA device can be used (the CUDA module was built and a driver reports a GPU)."""
+    return _C._cuda_device_count() > 0
+
+
+def is_initialized():
+    return is_available()
 
 
 def device_count():
     """Number of usable CUDA devices (the tests' host backend counts as one)."""
-    return 1 if _host_backend else 0
+    return 1 if _host_backend else _C._cuda_device_count()
+
+
+_current = 0
+
+
+def _index(device):
+    from ._device import _as_device
+    if device is None:
+        return current_device()
+    d = _as_device(device)
+    if d.type != "cuda":
+        raise ValueError("Expected a cuda device, but got: %s" % d)
+    return current_device() if d.index is None else d.index
+
+
+_CudaDeviceProperties = collections.namedtuple(
+    "_CudaDeviceProperties", ["name", "major", "minor", "total_memory", "multi_processor_count", "L2_cache_size"])
+
+
+def get_device_properties(device=None):
+    """Name, compute capability, memory and multiprocessor count of a CUDA device."""
+    p = _C._cuda_device_properties(_index(device))
+    return _CudaDeviceProperties(**p)
+
+
+def get_device_name(device=None):
+    return get_device_properties(device).name
+
+
+def get_device_capability(device=None):
+    p = get_device_properties(device)
+    return (p.major, p.minor)
 
 
 def _no_cuda(*args, **kwargs):
@@ -34,23 +73,47 @@ def _no_cuda(*args, **kwargs):
 
 
 def current_device():
-    """Index of the current CUDA device."""
-    if not _host_backend:
+    """Index of the current CUDA device (the one a bare 'cuda' names)."""
+    if not _host_backend and not is_available():
         _no_cuda()
-    return 0
+    return _current
 
 
 def set_device(device):
     """Selects the current CUDA device."""
-    from ._device import _check_device
-    _check_device(device)
+    global _current
+    idx = device if isinstance(device, int) else _index(device)
+    if not 0 <= idx < device_count():
+        if device_count() == 0:
+            _no_cuda()
+        raise RuntimeError("CUDA error: invalid device ordinal (cuda:%d requested, %d device(s) visible)"
+                           % (idx, device_count()))
+    _current = idx
 
 
-get_device_name = _no_cuda
+class device:
+    """Context manager that makes a CUDA device current: ``with ember.cuda.device(1): ...``."""
+
+    def __init__(self, device):
+        self.idx = -1 if device is None else _index(device) if not isinstance(device, int) else device
+        self.prev = -1
+
+    def __enter__(self):
+        if self.idx >= 0:
+            self.prev = current_device()
+            set_device(self.idx)
+        return self
+
+    def __exit__(self, *exc):
+        if self.prev >= 0:
+            set_device(self.prev)
+        return False
 
 
 def synchronize(device=None):
     """Waits for the work queued on a CUDA device (nothing to wait for when no device is usable)."""
+    if is_available():
+        _C._synchronize("cuda:%d" % _index(device))
 
 
 def manual_seed(seed):
