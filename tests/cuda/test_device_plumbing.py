@@ -212,3 +212,60 @@ def test_size_classes_and_no_caching_mode(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["3", "3"]  # every block went straight back
+
+
+@pytest.mark.skipif(not _C._cuda_built() or ember.cuda.is_available(), reason="needs a CUDA build on a machine without a GPU")
+def test_cuda_build_without_a_gpu_fails_clearly():
+    missing = set(_C._missing_kernels("cuda"))
+    assert {"allocate", "copy_bytes", "unary", "binary", "copy", "fill"}.isdisjoint(missing)
+    assert ember.cuda.device_count() == 0
+    with pytest.raises(RuntimeError, match="no CUDA device was found"):
+        ember.zeros(3, device="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA device was found"):
+        _C.empty((2,), ember.float32, "cuda:0")
+    with pytest.raises(RuntimeError, match="no CUDA device was found"):
+        ember.cuda.current_device()
+
+
+# ------------------------------------------------------------------------------ modules, optimizers, checkpoints
+
+
+def test_module_to_device_and_optimizer_state_follow(host_cuda):
+    ember.manual_seed(2)
+    model = ember.nn.Sequential(ember.nn.Linear(4, 6), ember.nn.ReLU(), ember.nn.Linear(6, 2))
+    ref = [p.detach().clone() for p in model.parameters()]
+    assert model.to("cuda") is model
+    assert all(p.device == host_cuda for p in model.parameters())
+    opt = ember.optim.Adam(model.parameters(), lr=0.01)
+    x = ember.randn(3, 4, device="cuda")
+    model(x).sum().backward()
+    opt.step()
+    for p in model.parameters():
+        assert p.grad.device == host_cuda
+        assert all(v.device == host_cuda for k, v in opt.state[p].items() if k != "step")
+    model.cpu()
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert any(not ember.equal(p.detach(), r) for p, r in zip(model.parameters(), ref))
+
+
+def test_checkpoints_of_device_tensors(host_cuda, tmp_path):
+    t = ember.randn(3, 5, device="cuda")
+    view = t[:, 1:3]
+    path = tmp_path / "ckpt.pt"
+    ember.save({"t": t, "view": view, "step": 3}, path)
+    back = ember.load(path)  # by default to the device it was saved from, as in PyTorch
+    assert back["t"].device == host_cuda and back["view"].device == host_cuda
+    np.testing.assert_array_equal(back["t"].cpu().numpy(), t.cpu().numpy())
+    back["t"][0, 1] = 42.0  # views still share their storage after the move
+    assert back["view"][0, 0].item() == 42.0
+    cpu = ember.load(path, map_location="cpu")
+    assert cpu["t"].device.type == "cpu"
+    np.testing.assert_array_equal(cpu["view"].numpy(), view.cpu().numpy())
+    seen = []
+    ember.load(path, map_location=lambda storage, loc: seen.append(loc) or storage.cpu())
+    assert seen == ["cuda:0"]
+    assert ember.load(path, map_location={"cuda:0": "cpu"})["t"].device.type == "cpu"
+    ember.cuda._set_host_backend_for_tests(False)
+    with pytest.raises(RuntimeError, match="Attempting to deserialize object on a CUDA device"):
+        ember.load(path)
+    assert ember.load(path, map_location="cpu")["step"] == 3
