@@ -42,7 +42,10 @@ pyb::array to_numpy(const Tensor& t) {
   // the capsule keeps the storage alive for as long as numpy uses the memory
   auto* keep = new Storage(t.storage());
   pyb::capsule owner(keep, [](void* p) { delete static_cast<Storage*>(p); });
-  return pyb::array(dt, shape, strides, t.numel() ? t.data_ptr() : t.storage()->data, owner);
+  pyb::array arr(dt, shape, strides, t.numel() ? t.data_ptr() : t.storage()->data, owner);
+  if (t.storage()->read_only)  // numpy must not write where the tensor may not
+    pyb::detail::array_proxy(arr.ptr())->flags &= ~pyb::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return arr;
 }
 
 void release_numpy(void* ctx) {
@@ -88,6 +91,7 @@ Tensor from_numpy(pyb::array arr) {
   PyObject* owner = arr.ptr();
   Py_INCREF(owner);
   Storage s = wrap_storage(const_cast<void*>(arr.data()), nbytes, release_numpy, owner);
+  s->read_only = !arr.writeable();
   return Tensor(std::move(s), new_version_counter(), sizes, strides, 0, st);
 }
 

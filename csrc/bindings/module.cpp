@@ -119,4 +119,5 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_optim(m);
   ember::py::bind_storage(m);
   ember::py::bind_device(m);
+  ember::py::bind_dlpack(m);
 }

@@ -59,9 +59,11 @@ namespace ember {
   X(sort, void, (const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim, bool descending))    \
   X(topk, void,                                                                                                  \
     (const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bool largest))        \
-  /* random: counter blocks from first_block under seed (kernels::random_blocks says how many) */                \
+  /* random: counter blocks from first_block under seed (kernels::random_blocks says how many); RandInt draws   \
+     int_low + (bits mod int_span), exact over the whole int64 range */                                          \
   X(random_fill, void,                                                                                           \
-    (const Tensor& out, kernels::RandomKind kind, double a, double b, uint64_t seed, uint64_t first_block))      \
+    (const Tensor& out, kernels::RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,        \
+     uint64_t seed, uint64_t first_block))                                                                       \
   X(bernoulli_tensor, void, (const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first_block))           \
   /* linear algebra and nn */                                                                                    \
   X(gemm_batched, void, (const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta))        \

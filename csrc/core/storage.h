@@ -21,6 +21,7 @@ struct StorageImpl {
   void (*deleter)(void* ctx) = nullptr;
   void* deleter_ctx = nullptr;
   bool inline_block = false;  // header and data were allocated together
+  bool read_only = false;     // memory the owner marked read-only (a non-writeable numpy array): writes raise
 
   static void destroy(StorageImpl* s);
 };

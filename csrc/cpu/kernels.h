@@ -96,7 +96,8 @@ namespace ember {
 namespace cpu {
 
 // random.cpp: fill a contiguous tensor from counter blocks starting at `first_block` under `seed`.
-void random_fill(const Tensor& out, RandomKind kind, double a, double b, uint64_t seed, uint64_t first_block);
+void random_fill(const Tensor& out, RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
+                 uint64_t seed, uint64_t first_block);
 // out (float dtype, contiguous): Bernoulli draws with per-element probabilities p (same shape, float).
 void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first_block);
 

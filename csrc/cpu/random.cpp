@@ -159,18 +159,19 @@ void for_chunks(int64_t n, int per, uint64_t seed, uint64_t first, const F& f) {
 
 }  // namespace
 
-void random_fill(const Tensor& out, RandomKind kind, double a, double b, uint64_t seed, uint64_t first) {
+void random_fill(const Tensor& out, RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
+                 uint64_t seed, uint64_t first) {
   const int64_t n = out.numel();
   const bool wd = kernels::random_wide(kind, out.dtype());
   EMBER_DISPATCH_ALL(out.dtype(), "random", [&] {
     scalar_t* o = out.data<scalar_t>();
     for_chunks(n, wd ? 2 : 4, seed, first, [&](const uint32_t(&r)[4][kChunk], int blocks, int64_t e0, int64_t m) {
       if (kind == RandomKind::RandInt) {
-        const uint64_t range = uint64_t(int64_t(b) - int64_t(a));
         for (int64_t e = 0; e < m; ++e) {
           const int64_t j = e / 2, h = e % 2;
           const uint64_t bits = join(r[2 * h][j], r[2 * h + 1][j]);
-          o[e0 + e] = scalar_t(opmath_t<scalar_t>(int64_t(a) + int64_t(bits % range)));
+          // unsigned arithmetic wraps exactly: low + offset lands in [low, low + span) for any int64 range
+          o[e0 + e] = scalar_t(opmath_t<scalar_t>(int64_t(uint64_t(int_low) + bits % int_span)));
         }
       } else if (wd) {
         double v[2 * kChunk];

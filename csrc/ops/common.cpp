@@ -65,6 +65,8 @@ Tensor alloc_like_layout(const DimVector& shape, ScalarType dtype, const Tensor&
 
 void check_writable(const Tensor& self, const char* op) {
   if (self.numel() == 0) return;  // nothing is written (zero-size tensors may carry zero strides)
+  EMBER_RUNTIME_CHECK(!self.storage()->read_only, op, ": the tensor shares memory with a read-only numpy array "
+                      "(from_numpy of a non-writeable array); copy it with .clone() before writing to it");
   for (int64_t d = 0; d < self.dim(); ++d) {
     EMBER_RUNTIME_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), op,
                         ": unsupported operation: more than one element of the written-to tensor refers to a "

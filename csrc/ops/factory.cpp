@@ -62,16 +62,17 @@ namespace {
 
 Generator& gen_or_default(Generator* g) { return g ? *g : *default_generator(); }
 
-void random_into(const Tensor& self, kernels::RandomKind kind, double a, double b, Generator* gen) {
+void random_into(const Tensor& self, kernels::RandomKind kind, double a, double b, Generator* gen,
+                 int64_t int_low = 0, uint64_t int_span = 1) {
   check_writable(self, "random");
   if (self.numel() == 0) return;
   Generator& g = gen_or_default(gen);
   uint64_t first = g.reserve(kernels::random_blocks(self.numel(), kind, self.dtype()));
   if (self.is_contiguous()) {
-    kernels_for(self).random_fill(self, kind, a, b, g.seed(), first);
+    kernels_for(self).random_fill(self, kind, a, b, int_low, int_span, g.seed(), first);
   } else {
     Tensor tmp = empty(self.sizes(), self.dtype(), self.device());
-    kernels_for(tmp).random_fill(tmp, kind, a, b, g.seed(), first);
+    kernels_for(tmp).random_fill(tmp, kind, a, b, int_low, int_span, g.seed(), first);
     copy_(self, tmp);
   }
   self.bump_version();
@@ -92,7 +93,21 @@ void normal_(const Tensor& self, double mean, double std, Generator* gen) {
 
 void random_int_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
   EMBER_RUNTIME_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  random_into(self, kernels::RandomKind::RandInt, double(low), double(high), gen);
+  int64_t lo = INT64_MIN, hi = INT64_MAX;  // the values the dtype holds ([lo, hi] inclusive)
+  switch (self.dtype()) {
+    case ScalarType::Bool: lo = 0, hi = 1; break;
+    case ScalarType::UInt8: lo = 0, hi = 255; break;
+    case ScalarType::Int32: lo = INT32_MIN, hi = INT32_MAX; break;
+    case ScalarType::Float16: lo = -(int64_t(1) << 11), hi = int64_t(1) << 11; break;
+    case ScalarType::BFloat16: lo = -(int64_t(1) << 8), hi = int64_t(1) << 8; break;
+    case ScalarType::Float32: lo = -(int64_t(1) << 24), hi = int64_t(1) << 24; break;
+    case ScalarType::Float64: lo = -(int64_t(1) << 53), hi = int64_t(1) << 53; break;
+    default: break;
+  }
+  EMBER_RUNTIME_CHECK(low >= lo && high - 1 <= hi, "random_ expects 'from' and 'to' - 1 to lie within [", lo, ", ", hi,
+                      "] for dtype ", dtype_name(self.dtype()), ", but got from=", low, " and to=", high);
+  random_into(self, kernels::RandomKind::RandInt, double(low), double(high), gen, low,
+              uint64_t(high) - uint64_t(low));
 }
 
 void bernoulli_scalar_(const Tensor& self, double p, Generator* gen) {
@@ -111,6 +126,11 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   Tensor pc = contiguous(p);
   Tensor out = empty(p.sizes(), p.dtype(), p.device());
   if (out.numel() == 0) return out;
+  // every probability in [0, 1] (NaN fails too), as PyTorch checks
+  Tensor ok = binary_bool(BinaryBoolOp::logical_and, binary_bool(BinaryBoolOp::ge, pc, scalar_tensor(0.0, pc.dtype())),
+                          binary_bool(BinaryBoolOp::le, pc, scalar_tensor(1.0, pc.dtype())));
+  EMBER_RUNTIME_CHECK(item_int(all(ok, {}, false)), "bernoulli: expected every probability in [0, 1], got values outside "
+                      "it (or NaN)");
   Generator& g = gen_or_default(gen);
   uint64_t first = g.reserve(kernels::random_blocks(out.numel(), kernels::RandomKind::Uniform, ScalarType::Float32));
   kernels_for(out).bernoulli_tensor(out, pc, g.seed(), first);
@@ -119,6 +139,19 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
 
 Tensor randperm(int64_t n, ScalarType dtype, Generator* gen) {
   EMBER_RUNTIME_CHECK(n >= 0, "n must be non-negative, got", n);
+  int64_t cap = INT64_MAX;  // the largest n whose values 0 .. n-1 the dtype holds exactly
+  switch (dtype) {
+    case ScalarType::Bool: cap = 2; break;
+    case ScalarType::UInt8: cap = 256; break;
+    case ScalarType::Int32: cap = int64_t(1) << 31; break;
+    case ScalarType::Float16: cap = (int64_t(1) << 11) + 1; break;
+    case ScalarType::BFloat16: cap = (int64_t(1) << 8) + 1; break;
+    case ScalarType::Float32: cap = (int64_t(1) << 24) + 1; break;
+    case ScalarType::Float64: cap = (int64_t(1) << 53) + 1; break;
+    default: break;
+  }
+  EMBER_RUNTIME_CHECK(n <= cap, "randperm: n=", n, " is too large for dtype ", dtype_name(dtype), ", which holds the values 0..n-1 "
+                      "exactly only up to n=", cap);
   // random 63-bit keys, stable-sorted: a uniform permutation (ties have probability ~n^2 / 2^63)
   Tensor keys = empty({n}, ScalarType::Int64);
   if (n) random_int_(keys, 0, INT64_MAX, gen);

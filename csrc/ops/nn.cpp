@@ -86,6 +86,22 @@ ScalarType float_compute(const Tensor& x, const char* name) {
   return x.dtype() == ScalarType::Float64 ? ScalarType::Float64 : ScalarType::Float32;
 }
 
+// Backward entry points are public bindings too: every saved tensor handed back must fit the forward's shapes.
+void check_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
+  if (t.defined())
+    EMBER_RUNTIME_CHECK(t.numel() == n, op, ": ", what, " has ", t.numel(), " elements (shape ", shape_str(t.sizes()),
+                        "), expected ", n);
+}
+
+// Class-index targets of a [N, C] cross-entropy: ignore_index or within [0, C), read on the host.
+void check_targets(const Tensor& tc, int64_t C, int64_t ignore_index) {
+  Tensor th = to_device(tc, Device());
+  const int64_t* tp = th.data<int64_t>();
+  for (int64_t i = 0; i < th.numel(); ++i)
+    EMBER_INDEX_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C), "Target ", tp[i], " is out of bounds for ",
+                      C, " classes.");
+}
+
 Tensor opt(const Tensor& t, ScalarType c) { return t.defined() ? contiguous(to_dtype(t, c)) : t; }
 
 int64_t pool_out(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
@@ -135,9 +151,20 @@ std::tuple<Tensor, Tensor> max_pool2d(const Tensor& x, const DimVector& kernel, 
 Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimVector& input_shape) {
   check_same_device(gout, indices, "max_pool2d_backward");
   ScalarType c = float_compute(gout, "max_pool2d_backward");
-  EMBER_RUNTIME_CHECK(indices.sizes() == gout.sizes() && input_shape.size() == 4,
+  EMBER_RUNTIME_CHECK(indices.sizes() == gout.sizes() && input_shape.size() == 4 && gout.dim() == 4,
                       "max_pool2d_backward: grad ", shape_str(gout.sizes()), " and indices ",
-                      shape_str(indices.sizes()), " differ");
+                      shape_str(indices.sizes()), " differ (or are not 4-D)");
+  EMBER_RUNTIME_CHECK(gout.sizes()[0] == input_shape[0] && gout.sizes()[1] == input_shape[1],
+                      "max_pool2d_backward: grad ", shape_str(gout.sizes()), " does not match the input shape ",
+                      shape_str(input_shape));
+  EMBER_TYPE_CHECK(indices.dtype() == ScalarType::Int64, "max_pool2d_backward: indices must be int64, got ",
+                   dtype_name(indices.dtype()));
+  if (indices.numel()) {
+    int64_t lo, hi;
+    kernels_for(indices).int_min_max(indices, &lo, &hi);
+    EMBER_INDEX_CHECK(lo >= 0 && hi < input_shape[2] * input_shape[3], "max_pool2d_backward: index ",
+                      lo < 0 ? lo : hi, " is out of bounds for an input plane of ", input_shape[2], "x", input_shape[3]);
+  }
   Tensor go = contiguous(to_dtype(gout, c)), id = contiguous(indices);
   Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).max_pool2d_backward(gx, go, id);
@@ -164,6 +191,9 @@ Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, con
   g.count_include_pad = count_include_pad;
   g.divisor_override = divisor_override;
   ScalarType c = float_compute(gout, "avg_pool2d_backward");
+  const DimVector expect = {input_shape[0], input_shape[1], g.oh, g.ow};
+  EMBER_RUNTIME_CHECK(gout.sizes() == expect, "avg_pool2d_backward: grad of shape ", shape_str(gout.sizes()),
+                      " for an output of shape ", shape_str(expect));
   Tensor go = contiguous(to_dtype(gout, c));
   Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).avg_pool2d_backward(gx, go, g);
@@ -185,6 +215,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape) {
   ScalarType c = float_compute(gout, "adaptive_avg_pool2d_backward");
+  EMBER_RUNTIME_CHECK(input_shape.size() == 4 && gout.dim() == 4 && gout.sizes()[0] == input_shape[0] &&
+                          gout.sizes()[1] == input_shape[1] && (gout.numel() > 0 || input_shape[0] * input_shape[1] == 0),
+                      "adaptive_avg_pool2d_backward: grad of shape ", shape_str(gout.sizes()),
+                      " does not fit an input of shape ", shape_str(input_shape));
   Tensor go = contiguous(to_dtype(gout, c));
   Tensor gx = empty(input_shape, c, gout.device());
   if (gx.numel()) kernels_for(gx).adaptive_avg_pool2d_backward(gx, go);
@@ -271,7 +305,12 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Te
   ScalarType c = float_compute(x, "batch_norm_backward");
   EMBER_RUNTIME_CHECK(g.sizes() == x.sizes(), "batch_norm_backward: grad ", shape_str(g.sizes()), " and input ",
                       shape_str(x.sizes()), " differ");
+  EMBER_RUNTIME_CHECK(x.dim() >= 2, "batch_norm_backward: expected an input of at least 2 dims, got ",
+                      shape_str(x.sizes()));
   const int64_t C = x.sizes()[1];
+  check_numel(weight, C, "batch_norm_backward", "weight");
+  check_numel(mean, C, "batch_norm_backward", "mean");
+  check_numel(invstd, C, "batch_norm_backward", "invstd");
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
   Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
   Tensor gw = need_w ? empty({C}, c, x.device()) : Tensor();
@@ -304,8 +343,15 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Te
                                                        bool need_x, bool need_w, bool need_b) {
   check_devices({&g, &x, &mean, &rstd, &weight}, "layer_norm_backward");
   ScalarType c = float_compute(x, "layer_norm_backward");
+  EMBER_RUNTIME_CHECK(ndim >= 1 && ndim <= x.dim(), "layer_norm_backward: cannot normalise the last ", ndim,
+                      " dims of a tensor of shape ", shape_str(x.sizes()));
+  EMBER_RUNTIME_CHECK(g.sizes() == x.sizes(), "layer_norm_backward: grad ", shape_str(g.sizes()), " and input ",
+                      shape_str(x.sizes()), " differ");
   int64_t D = 1;
   for (int64_t d = x.dim() - ndim; d < x.dim(); ++d) D *= x.sizes()[d];
+  check_numel(weight, D, "layer_norm_backward", "weight");
+  check_numel(mean, D ? x.numel() / D : 0, "layer_norm_backward", "mean");
+  check_numel(rstd, D ? x.numel() / D : 0, "layer_norm_backward", "rstd");
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
   DimVector wshape(x.sizes().end() - ndim, x.sizes().end());
   Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
@@ -327,11 +373,7 @@ std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, 
   ScalarType c = float_compute(x, "cross_entropy");
   const int64_t N = x.sizes()[0], C = x.sizes()[1];
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
-  Tensor th = to_device(tc, Device());  // the bounds check reads the targets on the host
-  const int64_t* tp = th.data<int64_t>();
-  for (int64_t i = 0; i < N; ++i)
-    EMBER_INDEX_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C), "Target ", tp[i],
-                      " is out of bounds for ", C, " classes.");
+  check_targets(tc, C, ignore_index);
   if (weight.defined())
     EMBER_RUNTIME_CHECK(weight.numel() == C, "cross_entropy: weight of ", weight.numel(), " elements for ", C,
                         " classes");
@@ -345,8 +387,17 @@ Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor&
                               int64_t ignore_index, double smoothing, const Tensor& lse) {
   check_devices({&grow, &x, &target, &weight, &lse}, "cross_entropy_backward");
   ScalarType c = float_compute(x, "cross_entropy_backward");
+  EMBER_RUNTIME_CHECK(x.dim() == 2, "cross_entropy_backward: expected [N, C] logits, got ", shape_str(x.sizes()));
+  const int64_t N = x.sizes()[0], C = x.sizes()[1];
+  check_numel(grow, N, "cross_entropy_backward", "grad");
+  check_numel(target, N, "cross_entropy_backward", "target");
+  check_numel(weight, C, "cross_entropy_backward", "weight");
+  check_numel(lse, N, "cross_entropy_backward", "lse");
+  EMBER_TYPE_CHECK(target.dtype() == ScalarType::Int64 || target.dtype() == ScalarType::Int32,
+                   "cross_entropy_backward: expected class-index targets of dtype int64, got ", dtype_name(target.dtype()));
   Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(grow, c));
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
+  check_targets(tc, C, ignore_index);
   Tensor gx = empty(x.sizes(), c, x.device());
   if (x.numel()) kernels_for(gx).cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
   return to_dtype(gx, x.dtype());

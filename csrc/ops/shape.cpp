@@ -252,6 +252,7 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
 Tensor unfold(const Tensor& x, int64_t dim, int64_t size, int64_t step) {
   int64_t d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim());
   int64_t n = x.dim() == 0 ? 1 : x.sizes()[d];
+  EMBER_RUNTIME_CHECK(size >= 0, "size is ", size, " but must be >= 0");
   EMBER_RUNTIME_CHECK(size <= n, "maximum size for tensor at dimension ", d, " is ", n, " but size is ", size);
   EMBER_RUNTIME_CHECK(step > 0, "step is ", step, " but must be > 0");
   DimVector sizes = x.sizes(), strides = x.strides();

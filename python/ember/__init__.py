@@ -149,3 +149,4 @@ from .serialization import load, save  # noqa: E402
 from . import optim, safetensors, serialization  # noqa: E402
 from . import nn  # noqa: E402
 from . import utils  # noqa: E402
+from .utils.dlpack import from_dlpack  # noqa: E402

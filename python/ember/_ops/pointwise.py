@@ -488,7 +488,10 @@ class Pow(Function):
         ga = gb = None
         if need[0]:
             if is_number(b):
-                ga = _zeros_like(g) if b == 0 else (g * b if b == 1 else g * (a ** (b - 1)) * b)
+                # under create_graph x**1 keeps its x**0 factor, so the next derivative stays connected to x
+                # (the 6th derivative of x**5 is 0, not an error)
+                ga = _zeros_like(g) if b == 0 else (g * b if b == 1 and not _state.enabled else
+                                                    g * (a ** (b - 1)) * b)
             else:
                 ga = g * b * (a ** (b - 1))
         if need[1]:
