@@ -149,3 +149,5 @@ from .serialization import load, save  # noqa: E402
 from . import optim, safetensors, serialization  # noqa: E402
 from . import nn  # noqa: E402
 from . import utils  # noqa: E402
+from . import linalg  # noqa: E402
+globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTorch
