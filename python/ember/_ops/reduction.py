@@ -9,6 +9,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import dims as _dims
 from ._util import check_tensor, export, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _wrap(d, ndim):
@@ -182,6 +183,8 @@ class Prod(Function):
 @export
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements (over one dim, or all)."""
+    if _state.autocast and "prod" in _state.autocast:
+        return _autocast("prod", prod, input, dim, keepdim, dtype=dtype)
     dl = _dims(dim)
     dtype = _dtype_arg(dtype)
     if len(dl) > 1:
@@ -488,6 +491,8 @@ def where_(c, a, b):
 @export
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """Vector p-norm over dims ('fro' means 2)."""
+    if _state.autocast and out is None and "norm" in _state.autocast:
+        return _autocast("norm", norm, input, p, dim, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2.0
     if isinstance(p, str):
