@@ -162,7 +162,13 @@ def test_out_and_inplace_calls_not_cast():
         c = ember.cat([a, a], out=ember.empty(6, 4))
         x = rand(3, 4)
         x.mul_(rand(3, 4, dtype=bf16))
-    assert out.dtype is f32 and c.dtype is f32 and x.dtype is f32
+        y = rand(3, 5)
+        y0 = y.clone()
+        y.addmm_(a, b, beta=0.5, alpha=2.0)
+        z = rand(2, 3, 5)
+        z.baddbmm_(rand(2, 3, 4), rand(2, 4, 5))
+    assert out.dtype is f32 and c.dtype is f32 and x.dtype is f32 and y.dtype is f32 and z.dtype is f32
+    np.testing.assert_allclose(y.numpy(), 0.5 * y0.numpy() + 2 * (a @ b).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out.numpy(), (a @ b).numpy(), rtol=1e-6)
 
 

@@ -220,6 +220,25 @@ method("addmv", lambda self, mat, vec, *, beta=1, alpha=1: addmv(self, mat, vec,
 method("addbmm", lambda self, b1, b2, *, beta=1, alpha=1: addbmm(self, b1, b2, beta=beta, alpha=alpha))
 
 
+def _inplace_product(op, name):
+    def inplace(self, m1, m2, *, beta=1, alpha=1):
+        # in-place calls are never autocast (PyTorch casts out-of-place ops only)
+        prev = _state.autocast
+        _state.autocast = frozenset()
+        try:
+            r = op(self, m1, m2, beta=beta, alpha=alpha)
+        finally:
+            _state.autocast = prev
+        return self.copy_(r)
+    inplace.__name__ = name
+    inplace.__doc__ = "In-place %s: self = beta * self + alpha * (m1 @ m2)." % name[:-1]
+    return inplace
+
+
+method("addmm_", _inplace_product(addmm, "addmm_"))
+method("baddbmm_", _inplace_product(baddbmm, "baddbmm_"))
+
+
 def linear(input, weight, bias=None):
     """input @ weight.T + bias, with the bias fused into the GEMM for 2-D input."""
     if _state.autocast and "linear" in _state.autocast:
