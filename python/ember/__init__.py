@@ -161,3 +161,10 @@ from . import nn  # noqa: E402
 from . import utils  # noqa: E402
 from . import linalg  # noqa: E402
 globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTorch
+
+
+def __getattr__(name):  # ember.onnx / ember.multiprocessing load on first use (torch.onnx.export(...) works)
+    if name in ("onnx", "multiprocessing"):
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError("module 'ember' has no attribute %r" % name)
