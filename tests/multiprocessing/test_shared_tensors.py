@@ -135,50 +135,47 @@ def _add_one_and_echo(q_in, q_out):
     q_out.put([(t.is_shared(), tuple(t.shape), t.stride(), str(t.dtype)) for t in items])
 
 
+def _through_child(items, method="fork"):
+    """Sends items to a child that adds 1 to (or negates) each in place; returns what it saw of them."""
+    ctx = mp.get_context(method)
+    q_in, q_out = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=_add_one_and_echo, args=(q_in, q_out))
+    p.start()
+    q_in.put(items)
+    info = q_out.get(timeout=T)
+    p.join(T)
+    assert p.exitcode == 0
+    for q in (q_in, q_out):
+        q.close()
+        q.join_thread()
+    return info
+
+
 def _expected_after(ref):
     return ~ref if ref.dtype is ember.bool else ref + 1
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_queue_every_dtype_child_write_seen(method):
-    ctx = mp.get_context(method)
     xs = [_sample(dt).share_memory_() for dt in DTYPES]
     refs = [x.clone() for x in xs]
-    q_in, q_out = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=_add_one_and_echo, args=(q_in, q_out))
-    p.start()
-    q_in.put(xs)
-    info = q_out.get(timeout=T)
-    p.join(T)
-    assert p.exitcode == 0
+    info = _through_child(xs, method)
     for x, ref, (shared, shape, stride, dt) in zip(xs, refs, info):
         assert shared and shape == tuple(x.shape) and stride == x.stride() and dt == str(x.dtype)
         assert ember.equal(x, _expected_after(ref)), x.dtype
 
 
 def test_unshared_tensor_is_copied():
-    ctx = mp.get_context("fork")
     x = ember.zeros(4)
-    q_in, q_out = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=_add_one_and_echo, args=(q_in, q_out))
-    p.start()
-    q_in.put([x])
-    (shared, _, _, _), = q_out.get(timeout=T)
-    p.join(T)
+    (shared, _, _, _), = _through_child([x])
     assert not shared and x.tolist() == [0.0] * 4
 
 
 def test_non_contiguous_views_and_zero_size_through_a_queue():
-    ctx = mp.get_context("fork")
     base = ember.zeros(4, 6).share_memory_()
     views = [base[:, ::2], base.t()[1:3], base[2], ember.empty(0, 5).share_memory_()]
-    q_in, q_out = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=_add_one_and_echo, args=(q_in, q_out))
-    p.start()
-    q_in.put(views)
-    info = q_out.get(timeout=T)
-    p.join(T)
-    assert p.exitcode == 0 and all(s for s, _, _, _ in info)
+    info = _through_child(views)
+    assert all(s for s, _, _, _ in info)
     assert info[0][1:3] == ((4, 3), (6, 2)) and info[1][1:3] == ((2, 4), (1, 6)) and info[3][1] == (0, 5)
     expect = np.zeros((4, 6), np.float32)
     expect[:, ::2] += 1
@@ -266,17 +263,11 @@ def test_pool_map_over_shared_tensors():
 def test_no_dev_shm_leak_and_fds_released():
     gc.collect()
     fds = block_fds()
-    ctx = mp.get_context("fork")
     xs = [ember.randn(8).share_memory_() for _ in range(5)]
-    q_in, q_out = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=_add_one_and_echo, args=(q_in, q_out))
-    p.start()
-    q_in.put(xs)
-    q_out.get(timeout=T)
-    p.join(T)
-    q_in.close(), q_out.close()
-    q_in.join_thread(), q_out.join_thread()
-    del xs, q_in, q_out
+    for method in ("fork", "spawn"):
+        _through_child(xs, method)
+    assert block_fds() == fds + 5
+    del xs
     gc.collect()
     assert shm_entries() == []
     assert block_fds() == fds

@@ -205,6 +205,15 @@ def test_tensor_ops_in_forward():
     export_and_run(fn, (ember.randn(4, 4), ember.randn(2, 2)), atol=1e-5)
 
 
+def test_expand_and_like_ops_keep_the_batch_dynamic():
+    bias = ember.randn(1, 3)
+
+    def fn(x):
+        return (x + bias) * ember.zeros_like(x) + x[:, :1].expand(-1, 3) + ember.ones_like(x) + x.unsqueeze(
+            1).expand(x.size(0), 2, 3).sum(1)
+    export_and_run(fn, ember.randn(2, 3), feeds=[(ember.randn(6, 3),)], dynamic_axes={"in0": {0: "n"}})
+
+
 def test_sdpa_and_integer_inputs():
     def attn(q, k, v):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)

@@ -80,6 +80,14 @@ class _Block:
         self.tensors.add(t)
 
 
+def _reset_lock():  # a fork while another thread held the lock must not leave the child's copy locked
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_reset_lock)
+
+
 def _release(block, size):  # the last storage on the block is gone
     with _lock:
         if _by_inode.get(block.key) is block:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import _C
-from ._tracer import Value, onnx_dtype
+from ._tracer import Value, numpy_dtype as _np, onnx_dtype
 
 CONVERTERS = {}
 MODULES = {}  # nn.Module classes recorded as one op (filled in at the end)
@@ -126,8 +126,9 @@ def _elu(g, input, alpha=1.0, inplace=False):
 
 @conv("celu")
 def _celu(g, input, alpha=1.0, inplace=False):
-    return g.op("Celu", [_as(g, input, _C.float32)], alpha=float(alpha)) if input.dtype is _C.float32 else \
+    if input.dtype is not _C.float32:
         g.unsupported("celu on %s (ONNX Celu is float32 only)" % input.dtype)
+    return g.op("Celu", [input], alpha=float(alpha))
 
 
 @conv("selu")
@@ -221,7 +222,8 @@ def _binary(op_type, swap=False):
 
 
 for _names, _op, _swap in [(("add", "__add__", "__iadd__", "__radd__"), "Add", False),
-                           (("sub", "subtract", "__sub__", "__isub__"), "Sub", False), (("__rsub__", "rsub"), "Sub", True),
+                           (("sub", "subtract", "__sub__", "__isub__"), "Sub", False),
+                           (("__rsub__", "rsub"), "Sub", True),
                            (("mul", "multiply", "__mul__", "__imul__", "__rmul__"), "Mul", False),
                            (("div", "divide", "true_divide", "__truediv__", "__itruediv__"), "Div", False),
                            (("__rtruediv__",), "Div", True), (("pow", "__pow__", "__ipow__"), "Pow", False),
@@ -371,10 +373,6 @@ def _batch_norm(g, input, running_mean, running_var, weight=None, bias=None, tra
     return g.op("BatchNormalization", [input, scale, shift, running_mean, running_var], epsilon=float(eps))
 
 
-def _np(dtype):
-    return _C.to_numpy(_C.empty((0,), dtype)).dtype
-
-
 @conv("layer_norm")
 def _layer_norm(g, input, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(_sizes([normalized_shape]) if not isinstance(normalized_shape, int) else [normalized_shape])
@@ -479,7 +477,10 @@ def _permute(g, input, *dims):
 
 @conv("expand")
 def _expand(g, input, *sizes):
-    return g.op("Expand", [input, g.ints(g.out[0].shape)])
+    # 1 where the input already has the size: Expand broadcasts, so those dims (a dynamic batch) stay dynamic
+    out, lead = g.out[0].shape, g.out[0].dim() - input.dim()
+    spec = [1 if i >= lead and input.shape[i - lead] == s else s for i, s in enumerate(out)]
+    return g.op("Expand", [input, g.ints(spec)])
 
 
 @conv("expand_as")
@@ -613,9 +614,9 @@ def _fill_like(g, input, *args, **kwargs):
     value = {"zeros_like": 0, "ones_like": 1}.get(g.op_name)
     if value is None:
         value = kwargs.get("fill_value", args[0] if args else None)
-    t = g.onnx.numpy_helper.from_array(np.asarray([value], dtype=_np(out.dtype if out.dtype is not _C.bfloat16
-                                                                    else _C.float32)))
-    return g.op("ConstantOfShape", [g.op("Shape", [input])], value=t)
+    t = g.onnx.numpy_helper.from_array(np.asarray([value], dtype=_np(out.dtype)))
+    y = g.op("ConstantOfShape", [g.op("Shape", [input])], value=t)
+    return g.op("Cast", [y], to=16) if out.dtype is _C.bfloat16 else y
 
 
 # ------------------------------------------------------------------------------------------ reductions

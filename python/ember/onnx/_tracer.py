@@ -34,6 +34,11 @@ def onnx_dtype(dtype):
         raise UnsupportedOperatorError("dtype %s has no ONNX type" % dtype) from None
 
 
+def numpy_dtype(dtype):
+    """The numpy dtype of an ember dtype (float32 standing in for bfloat16, which numpy lacks)."""
+    return np.dtype(np.float32) if dtype is _C.bfloat16 else _C.to_numpy(_C.empty((0,), dtype)).dtype
+
+
 class Value:
     """A graph value as converters see it: its name and the traced tensor (static shape, dtype)."""
 
@@ -67,6 +72,7 @@ class Graph:
         self.nodes, self.initializers = [], []
         self._n = 0
         self.op_name = None  # the op being converted, for error messages
+        self.out = []        # its real output tensors (dtype, static shape)
 
     def fresh(self, hint="v"):
         self._n += 1
@@ -102,9 +108,7 @@ class Graph:
 
     def scalar(self, value, dtype):
         """A 0-d constant of the given ember dtype."""
-        np_dtype = {"bfloat16": np.float32}.get(dtype._name, None)
-        arr = np.asarray(value, dtype=np_dtype or _C.to_numpy(_C.empty((0,), dtype)).dtype)
-        name = self.const(arr)
+        name = self.const(np.asarray(value, dtype=numpy_dtype(dtype)))
         return self.op("Cast", [name], to=16) if dtype is _C.bfloat16 else name
 
     def reduce(self, op_type, x, axes, keepdims):
