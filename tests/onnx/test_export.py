@@ -2,6 +2,7 @@
 the same outputs as Ember (float32 and float64), a dynamic batch axis, and clear errors naming what is
 unsupported."""
 import io
+import math
 
 import numpy as np
 import pytest
@@ -94,6 +95,15 @@ def test_adaptive_and_avg_pool2d():
     export_and_run(model, ember.randn(3, 2, 9, 9))
 
 
+def test_dcgan_generator_conv_transpose_and_group_norm():
+    gen = nn.Sequential(nn.ConvTranspose2d(8, 6, 4, 1, 0, bias=False), nn.BatchNorm2d(6), nn.ReLU(True),
+                        nn.ConvTranspose2d(6, 4, 4, 2, 1, bias=False), nn.GroupNorm(2, 4), nn.ReLU(True),
+                        nn.ConvTranspose2d(4, 3, 3, 2, 1, output_padding=1), nn.Tanh())
+    _with_stats(gen)
+    export_and_run(gen, ember.randn(2, 8, 1, 1), feeds=[(ember.randn(4, 8, 1, 1),)], dynamic_axes={"in0": [0]},
+                   atol=1e-5)
+
+
 ACTIVATIONS = [nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.7), nn.SELU(), nn.CELU(1.3), nn.GELU(),
                nn.GELU(approximate="tanh"), nn.SiLU(), nn.Tanh(), nn.Sigmoid(), nn.Softplus(), nn.Softplus(beta=2.0),
                nn.Hardtanh(-0.5, 0.7), nn.ReLU6(), nn.Hardsigmoid(), nn.Hardswish(), nn.Mish(), nn.LogSigmoid(),
@@ -169,6 +179,58 @@ def test_transformer_encoder_batch_first_and_masks():
     pad = ember.zeros(2, 5, dtype=ember.bool)
     pad[1, 3:] = True
     export_and_run(Causal(), (x, pad), atol=1e-4)
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, max_len=64):
+        super().__init__()
+        self.dropout = nn.Dropout(0.1)
+        position = ember.arange(0, max_len, dtype=ember.float).unsqueeze(1)
+        div_term = ember.exp(ember.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe = ember.zeros(max_len, d_model)
+        pe[:, 0::2] = ember.sin(position * div_term)
+        pe[:, 1::2] = ember.cos(position * div_term)
+        self.register_buffer("pe", pe.unsqueeze(0).transpose(0, 1))
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[:x.size(0), :])
+
+
+class TransformerModel(nn.Transformer):
+    """PyTorch's word_language_model TransformerModel, unchanged but for the names."""
+
+    def __init__(self, ntoken, ninp, nhead, nhid, nlayers):
+        super().__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid, num_encoder_layers=nlayers)
+        self.src_mask = None
+        self.pos_encoder = PositionalEncoding(ninp)
+        self.input_emb = nn.Embedding(ntoken, ninp)
+        self.ninp = ninp
+        self.decoder = nn.Linear(ninp, ntoken)
+
+    def forward(self, src, has_mask=True):
+        if has_mask:
+            if self.src_mask is None or self.src_mask.size(0) != len(src):
+                self.src_mask = ember.log(ember.tril(ember.ones(len(src), len(src))))
+        else:
+            self.src_mask = None
+        src = self.pos_encoder(self.input_emb(src) * math.sqrt(self.ninp))
+        return F.log_softmax(self.decoder(self.encoder(src, mask=self.src_mask)), dim=-1)
+
+
+@pytest.mark.parametrize("has_mask", [True, False])
+def test_word_language_model_transformer(has_mask):
+    model = TransformerModel(30, 16, 2, 32, 2)
+    src = ember.randint(0, 30, (7, 3))
+    buf = io.BytesIO()
+    ember.onnx.export(model, (src, {"has_mask": has_mask}), buf, input_names=["src"],
+                      dynamic_axes={"src": {1: "batch"}})
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    model.eval()
+    for batch in (3, 5):
+        x = ember.randint(0, 30, (7, batch))
+        with ember.no_grad():
+            ref = model(x, has_mask=has_mask)
+        np.testing.assert_allclose(sess.run(None, {"src": x.numpy()})[0], ref.numpy(), atol=1e-4)
 
 
 def test_transformer_encoder_seq_first_norm_first_gelu():

@@ -310,6 +310,14 @@ def _conv(g, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     return g.op("Conv", [input, weight, bias], **attrs)
 
 
+@conv("conv_transpose1d", "conv_transpose2d")
+def _conv_transpose(g, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    n = weight.dim() - 2
+    return g.op("ConvTranspose", [input, weight, bias], strides=_tuple(stride, n), pads=_tuple(padding, n) * 2,
+                output_padding=_tuple(output_padding, n), dilations=_tuple(dilation, n), group=int(groups),
+                kernel_shape=list(weight.shape[2:]))
+
+
 def _pool_attrs(g, input, n, kernel_size, stride, padding, ceil_mode):
     k = _tuple(kernel_size, n)
     s = k if stride is None or stride == [] or stride == () else _tuple(stride, n)
@@ -379,6 +387,24 @@ def _layer_norm(g, input, normalized_shape, weight=None, bias=None, eps=1e-5):
     shape = input.shape[-k:]
     scale = weight if weight is not None else g.const(np.ones(shape, _np(input.dtype)))
     return g.op("LayerNormalization", [input, scale, bias], axis=-k, epsilon=float(eps))
+
+
+@conv("group_norm")
+def _group_norm(g, input, num_groups, weight=None, bias=None, eps=1e-5):
+    # normalise [N, G, rest] per group (InstanceNormalization over the flattened group), then the affine per
+    # channel; the batch dim stays dynamic
+    n, c = input.dim(), input.shape[1]
+    dt = _np(input.dtype)
+    x = g.op("Reshape", [input, g.ints([0, num_groups, -1])])
+    x = g.op("InstanceNormalization", [x, g.const(np.ones(num_groups, dt)), g.const(np.zeros(num_groups, dt))],
+             epsilon=float(eps))
+    x = g.op("Reshape", [x, g.op("Shape", [input])])
+    per_channel = g.ints([c] + [1] * (n - 2))
+    if weight is not None:
+        x = g.op("Mul", [x, g.op("Reshape", [weight, per_channel])])
+    if bias is not None:
+        x = g.op("Add", [x, g.op("Reshape", [bias, per_channel])])
+    return x
 
 
 @conv("embedding")
