@@ -104,6 +104,21 @@ def test_dcgan_generator_conv_transpose_and_group_norm():
                    atol=1e-5)
 
 
+@pytest.mark.parametrize("mode,align", [("nearest", None), ("bilinear", False), ("bilinear", True),
+                                        ("bicubic", False)])
+def test_upsampling_and_pixel_shuffle(mode, align):
+    """The super-resolution model of PyTorch's ONNX tutorial, plus interpolate modes."""
+    conv = nn.Conv2d(2, 8, 3, padding=1)
+
+    def fn(x):
+        y = F.pixel_shuffle(conv(x), 2)
+        z = F.interpolate(x, scale_factor=2, mode=mode, align_corners=align)
+        w = F.interpolate(x, size=(5, 7), mode=mode, align_corners=align)
+        return y + z.repeat(1, 1, 1, 1)[:, :1], w, F.pixel_unshuffle(y, 2)
+    export_and_run(fn, ember.randn(2, 2, 4, 6), feeds=[(ember.randn(3, 2, 4, 6),)], dynamic_axes={"in0": [0]},
+                   atol=1e-5)
+
+
 ACTIVATIONS = [nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.7), nn.SELU(), nn.CELU(1.3), nn.GELU(),
                nn.GELU(approximate="tanh"), nn.SiLU(), nn.Tanh(), nn.Sigmoid(), nn.Softplus(), nn.Softplus(beta=2.0),
                nn.Hardtanh(-0.5, 0.7), nn.ReLU6(), nn.Hardsigmoid(), nn.Hardswish(), nn.Mish(), nn.LogSigmoid(),

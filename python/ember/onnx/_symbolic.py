@@ -415,6 +415,41 @@ def _embedding(g, input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     return g.op("Gather", [weight, _as(g, input, _C.int64)], axis=0)
 
 
+@conv("interpolate", "upsample")
+def _interpolate(g, input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None, antialias=False):
+    if antialias or mode not in ("nearest", "linear", "bilinear", "bicubic"):
+        g.unsupported("mode=%r%s" % (mode, " with antialias" if antialias else ""))
+    in_sp, out_sp = input.shape[2:], g.out[0].shape[2:]
+    if scale_factor is not None and not recompute_scale_factor:
+        sf = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * len(in_sp)
+    else:
+        sf = [o / i for o, i in zip(out_sp, in_sp)]
+    # scales keep N (and a dynamic batch) free; PyTorch's sizes are floor(in * scale), as ONNX's
+    scales = g.const(np.asarray([1.0, 1.0] + [float(f) for f in sf], np.float32))
+    if mode == "nearest":
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:
+        attrs = dict(mode="cubic" if mode == "bicubic" else "linear",
+                     coordinate_transformation_mode="align_corners" if align_corners else "pytorch_half_pixel")
+        if mode == "bicubic":
+            attrs["cubic_coeff_a"] = -0.75
+    return g.op("Resize", [input, None, scales], **attrs)
+
+
+@conv("pixel_shuffle")
+def _pixel_shuffle(g, input, upscale_factor):
+    return g.op("DepthToSpace", [input], blocksize=int(upscale_factor), mode="CRD")
+
+
+@conv("pixel_unshuffle")
+def _pixel_unshuffle(g, input, downscale_factor):
+    r, (n, c, h, w) = int(downscale_factor), input.shape
+    x = g.op("Reshape", [input, g.ints([0, c, h // r, r, w // r, r])])
+    x = g.op("Transpose", [x], perm=[0, 1, 3, 5, 2, 4])
+    return g.op("Reshape", [x, g.ints([0, c * r * r, h // r, w // r])])
+
+
 @conv("pad")
 def _pad(g, input, pad, mode="constant", value=None):
     n = input.dim()
