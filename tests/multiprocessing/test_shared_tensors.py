@@ -273,6 +273,15 @@ def test_no_dev_shm_leak_and_fds_released():
     assert block_fds() == fds
 
 
+def test_without_memfd_an_unlinked_file_serves(monkeypatch):
+    import os as _os
+    monkeypatch.delattr(_os, "memfd_create", raising=False)
+    x = ember.arange(4.).share_memory_()
+    assert x.is_shared() and shm_entries() == []  # unlinked at creation: nothing to leak
+    (shared, _, _, _), = _through_child([x])
+    assert shared and x.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
 def test_reexports_and_sharing_strategy():
     import multiprocessing
     assert mp.Process is multiprocessing.Process and mp.cpu_count() == multiprocessing.cpu_count()
