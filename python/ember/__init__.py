@@ -161,6 +161,7 @@ from . import nn  # noqa: E402
 from . import utils  # noqa: E402
 from . import linalg  # noqa: E402
 globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTorch
+from . import distributions  # noqa: E402
 
 
 def __getattr__(name):  # ember.onnx / ember.multiprocessing load on first use (torch.onnx.export(...) works)

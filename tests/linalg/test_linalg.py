@@ -365,3 +365,21 @@ def test_error_messages_match_torch():
         with pytest.raises(RuntimeError) as ee:
             case(ember)
         assert str(ee.value) == str(te.value)
+
+
+def test_solve_triangular_reads_one_triangle():
+    a = RNG.standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    b = RNG.standard_normal((2, 3, 2))
+    A = t64(a, True)
+    X = LA.solve_triangular(A, t64(b), upper=False)
+    assert np.allclose(np.tril(a) @ npy(X), b)
+    X.sum().backward()
+    assert np.all(npy(A.grad)[:, 0, 1:] == 0) and np.all(npy(A.grad)[:, 1, 2] == 0)
+    U = LA.solve_triangular(t64(a), t64(b).mT, upper=True, left=False, unitriangular=True)
+    tri = np.triu(a, 1) + np.eye(3)
+    assert np.allclose(npy(U) @ tri, np.swapaxes(b, -1, -2))
+    torch = pytest.importorskip("torch")
+    for kw in [dict(upper=False), dict(upper=True, left=False), dict(upper=True, unitriangular=True)]:
+        rhs = b if kw.get("left", True) else np.swapaxes(b, -1, -2)
+        ref = torch.linalg.solve_triangular(torch.tensor(a), torch.tensor(rhs), **kw).numpy()
+        assert np.allclose(npy(LA.solve_triangular(t64(a), t64(rhs), **kw)), ref)

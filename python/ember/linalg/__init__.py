@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .. import _C, return_types
+from .. import return_types
 from .._tensor import Tensor
 from ..autograd.grad_mode import _state
 from .._ops._util import write_out
@@ -13,7 +13,7 @@ from . import _functions as F
 from ._functions import LinAlgError, check_float, check_matrix, check_square
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "inv_ex", "solve", "solve_ex", "det",
-           "slogdet", "svd", "svdvals", "qr", "cholesky", "cholesky_ex", "eigh", "eigvalsh", "pinv", "lstsq",
+           "slogdet", "solve_triangular", "svd", "svdvals", "qr", "cholesky", "cholesky_ex", "eigh", "eigvalsh", "pinv", "lstsq",
            "matrix_rank", "cross", "multi_dot", "matmul", "diagonal", "vecdot", "matrix_power"]
 
 _INF = float("inf")
@@ -121,6 +121,21 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     else:
         X = _broadcast_solve(A, Bm, left)
     return _out(return_types.linalg_solve_ex(X.squeeze(-1) if vector else X, _info_tensor(infos)), out)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """The solution X of A X = B (left) or X A = B for triangular A: only A's upper (or lower) triangle is
+    read (and not its diagonal when unitriangular), so gradients for the other entries are zero."""
+    check_square(A, "linalg.solve_triangular")
+    check_float(B, "linalg.solve_triangular", "B")
+    if B.dim() < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    T = A.triu() if upper else A.tril()
+    if unitriangular:
+        from .._ops.creation import eye
+        I = eye(A.shape[-1], dtype=A.dtype)
+        T = T * (1 - I) + I
+    return _out(_broadcast_solve(T, B, left), out)
 
 
 def det(A, *, out=None):
