@@ -274,8 +274,7 @@ def test_no_dev_shm_leak_and_fds_released():
 
 
 def test_without_memfd_an_unlinked_file_serves(monkeypatch):
-    import os as _os
-    monkeypatch.delattr(_os, "memfd_create", raising=False)
+    monkeypatch.delattr(os, "memfd_create", raising=False)
     x = ember.arange(4.).share_memory_()
     assert x.is_shared() and shm_entries() == []  # unlinked at creation: nothing to leak
     (shared, _, _, _), = _through_child([x])

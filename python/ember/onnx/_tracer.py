@@ -1,6 +1,7 @@
 """The tracer behind ember.onnx.export: wraps the public op API, records calls on input-derived tensors, and
 builds the ONNX graph through the converters in _symbolic (see the package docstring for the design)."""
 import functools
+import threading
 import types
 
 import numpy as np
@@ -135,6 +136,7 @@ class Tracer:
         self.param_inputs = []  # (name, tensor) made graph inputs when export_params=False
         self.export_params = export_params
         self.consts = {}        # id(tensor) -> Value of a folded constant
+        self.thread = threading.get_ident()  # ops other threads run meanwhile are not the model's
 
     def track(self, t, name):
         v = Value(name, t)
@@ -226,7 +228,7 @@ def _wrap(name, fn):
     @functools.wraps(fn)
     def traced(*args, **kwargs):
         tr = _active
-        if tr is None or tr.depth:
+        if tr is None or tr.depth or tr.thread != threading.get_ident():
             return fn(*args, **kwargs)
         if name == "__setitem__" and tr.involves(args):
             tr.graph.op_name = name
@@ -256,7 +258,7 @@ def _module_call(orig):
     def call(self, *args, **kwargs):
         from . import _symbolic
         tr = _active
-        if tr is None or tr.depth or type(self) not in _symbolic.MODULES:
+        if tr is None or tr.depth or type(self) not in _symbolic.MODULES or tr.thread != threading.get_ident():
             return orig(self, *args, **kwargs)
         tr.depth += 1
         try:
