@@ -17,7 +17,10 @@ untraced path carries a grad_fn and the exporter stops naming it instead of baki
 that involve no input-derived value (masks, parameter arithmetic) are folded into constants.
 
 Shapes are traced statically; dynamic_axes marks input/output dims symbolic, and reshapes copy leading dims
-from their input (ONNX Reshape's 0), so a dynamic batch axis works through view(x.size(0), -1) and flatten.
+from their input (ONNX Reshape's 0; expand keeps them as 1), so a dynamic batch axis works through
+view(x.size(0), -1), flatten, attention and the recurrent layers. Sizes a forward reads (x.size(i)) are Python
+ints, so a shape computed from them elsewhere (reshape(B * T, C), a new tensor of x's size) is fixed, and
+attention fixes the sequence lengths.
 Requires the ``onnx`` package (``pip install ember[onnx]``); tests check outputs with onnxruntime.
 """
 import enum
