@@ -477,7 +477,21 @@ def test_cuda_lists_through_cpu_tensors(fake_cuda):
         assert F.mse_loss(x, x).dtype is f32
         assert ember.prod(x).dtype is f32
         assert ember.cat([x, x]).dtype is bf16  # not a CUDA promote op: the op's own rules apply
-        assert ember.tensordot(x, rand(4, 2), 1).dtype is f32  # promote: widest input
+        assert ember.tensordot(x.float(), rand(4, 2, dtype=f16), 1).dtype is f32  # promote: widest input
         with pytest.raises(RuntimeError, match="unsafe to autocast"):
             F.binary_cross_entropy(x.sigmoid(), x.sigmoid())
-    assert (a @ b).dtype is f32
+        h = rand(3, 4, dtype=f16).abs() + 0.5
+        # pointwise float32 list (functions, methods and operators); ops off the list keep their dtype
+        for out in (ember.exp(h), h.exp(), h.log(), h.log1p(), h.rsqrt(), h.reciprocal(), h.tan(), ember.pow(h, 2),
+                    h ** 2, 2 ** h, 1 / h, h.sum(), ember.sum(h, 0), h.cumsum(0), ember.cumprod(h, 1),
+                    F.softplus(h), h.softmax(-1), F.normalize(h), ember.norm(h)):
+            assert out.dtype is f32
+        for out in (h.tanh(), h / 2, h * h, h.mean(), h.relu(), h.sigmoid()):
+            assert out.dtype is f16
+        assert h.sum(dtype=f64).dtype is f64
+        # promote list: the widest input; float16 with float32 -> float32, float16 alone stays
+        assert ember.addcmul(h, h, h).dtype is f16 and ember.addcmul(h, h, h.float()).dtype is f32
+        assert ember.atan2(h, h.float()).dtype is f32 and ember.dot(h[0], h[0]).dtype is f16
+        with pytest.raises(RuntimeError, match="may mix only float32 and ember.float16"):
+            ember.addcmul(h, h, x)
+    assert (a @ b).dtype is f32 and rand(2, dtype=f16).exp().dtype is f16

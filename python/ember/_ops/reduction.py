@@ -82,6 +82,8 @@ def _dtype_arg(dtype):
 def _reduce_api(fn_cls, cop, name):
     def op(input, dim=None, keepdim=False, *, dtype=None, out=None):
         check_tensor(input, name)
+        if out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, dim, keepdim, dtype=dtype)
         dl = _dims(dim, name)
         dtype = _dtype_arg(dtype)
         r = fn_cls.apply(input, dl, keepdim, dtype) if _state.enabled and input._requires_grad else cop(
@@ -89,6 +91,8 @@ def _reduce_api(fn_cls, cop, name):
         return r if out is None else write_out(out, r)
 
     def meth(self, dim=None, keepdim=False, *, dtype=None):
+        if _state.autocast and name in _state.autocast:
+            return _autocast(name, meth, self, dim, keepdim, dtype=dtype)
         dl = _dims(dim, name)
         if dtype is not None:
             dtype = _dtype_arg(dtype)
@@ -588,6 +592,8 @@ class Cumprod(Function):
 
 def _scan_api(fn_cls, cop, name):
     def op(input, dim, *, dtype=None, out=None):
+        if out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, dim, dtype=dtype)
         dtype = _dtype_arg(dtype)
         r = fn_cls.apply(input, int(dim), dtype) if needs_grad(input) else cop(input, int(dim), dtype)
         return r if out is None else write_out(out, r)

@@ -341,12 +341,19 @@ def _cast(a, dtype, device_type):
     return a
 
 
-def _widest(args, kwargs, device_type):
-    dtype = _amp.dtype[device_type]
+def _widest(name, args, kwargs, device_type):
+    """float32 when some eligible input is float32, else the region's dtype. Like PyTorch, a region's dtype
+    mixed with the other 16-bit dtype is refused rather than guessed."""
+    low = dtype = _amp.dtype[device_type]
     for a in tuple(args) + tuple(kwargs.values()):
         for b in (a if isinstance(a, (list, tuple)) else (a,)):
             if isinstance(b, Tensor) and _eligible(b, device_type):
-                dtype = _C.promote_types(dtype, b.dtype)
+                if dtype is _C.float32 or b.dtype is _C.float32:
+                    dtype = _C.float32
+                elif b.dtype is not low:
+                    raise RuntimeError("%s: autocast(%r, dtype=%s) cannot promote a %s input: the inputs of a "
+                                       "promote op may mix only float32 and %s"
+                                       % (name, device_type, low, b.dtype, low))
     return dtype
 
 
@@ -373,7 +380,7 @@ def _dispatch(name, fn, *args, **kwargs):
         elif kind == "fp32":
             target = _C.float32
         else:
-            target = _widest(args, kwargs, device_type)
+            target = _widest(name, args, kwargs, device_type)
         args = [_cast(a, target, device_type) for a in args]
         if kwargs:
             kwargs = {k: _cast(v, target, device_type) for k, v in kwargs.items()}
