@@ -445,3 +445,39 @@ def test_gamma_gradient_against_torch():
     ours = npy(standard_gamma_grad(t64(alpha), t64(z)))
     ref = torch._standard_gamma_grad(torch.tensor(alpha), torch.tensor(z)).numpy()
     np.testing.assert_allclose(ours, ref, rtol=2e-4)
+
+
+EXPAND_CASES = MC_CASES + [("categorical", lambda: D.Categorical(t64([[0.2, 0.8], [0.5, 0.5]]))),
+                           ("independent", lambda: D.Independent(D.Normal(t64([[0.0, 1.0]]), 1.0), 1))]
+
+
+@pytest.mark.parametrize("name,make", EXPAND_CASES, ids=[c[0] for c in EXPAND_CASES])
+def test_expand_shapes_and_values(name, make):
+    d = make()
+    batch = (4,) + tuple(d.batch_shape)
+    e = d.expand(batch)
+    assert tuple(e.batch_shape) == batch and tuple(e.event_shape) == tuple(d.event_shape)
+    ember.manual_seed(3)
+    x = d.sample((4,))
+    assert tuple(x.shape) == batch + tuple(d.event_shape)
+    assert np.allclose(npy(e.log_prob(x)), npy(d.log_prob(x)))
+    assert tuple(e.sample((2,)).shape) == (2,) + batch + tuple(d.event_shape)
+    assert type(e) is type(d)
+
+
+def test_float32_zero_size_and_noncontiguous_parameters():
+    for d in [D.Normal(ember.zeros(3), ember.ones(3)), D.Gamma(ember.ones(3), ember.ones(3)),
+              D.Beta(ember.ones(3), ember.ones(3)), D.Dirichlet(ember.ones(2, 3)),
+              D.MultivariateNormal(ember.zeros(3), ember.eye(3)), D.Bernoulli(ember.full((3,), 0.3))]:
+        x = d.sample((2,))
+        assert x.dtype is ember.float32 and d.log_prob(x).dtype is ember.float32
+    for d in [D.Normal(ember.zeros(0), 1.0), D.Gamma(ember.ones(0), 1.0), D.Dirichlet(ember.ones(0, 3)),
+              D.Categorical(ember.ones(0, 3)), D.MultivariateNormal(ember.zeros(0, 2), ember.eye(2))]:
+        x = d.sample((5,))
+        assert x.shape[0] == 5 and x.numel() == 0 and d.log_prob(x).numel() == 0
+    loc = t64(RNG.standard_normal((3, 2))).t()  # non-contiguous
+    scale = t64(RNG.uniform(0.5, 2, (3, 2))).t()
+    d = D.Normal(loc, scale)
+    x = t64(RNG.standard_normal((2, 3)))
+    ref = -((npy(x) - npy(loc)) ** 2) / (2 * npy(scale) ** 2) - np.log(npy(scale)) - 0.5 * math.log(2 * math.pi)
+    assert np.allclose(npy(d.log_prob(x)), ref)

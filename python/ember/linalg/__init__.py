@@ -40,6 +40,32 @@ def _info_tensor(infos):
 # ---------------------------------------------------------------------------------------- inverses, solves
 
 
+def _infos(a, infos_of, probe):
+    """Per-matrix LAPACK info: zeros when the batched probe (inv or cholesky) succeeds, which is the common
+    case and one LAPACK call; the per-matrix diagnosis runs only when it fails."""
+    try:
+        probe(a)
+        return np.zeros(a.shape[:-2], np.int32)
+    except np.linalg.LinAlgError:
+        return infos_of(a)
+
+
+def _ex_variant(A, infos_of, message, check_errors, np_fn, recorded):
+    """The *_ex pattern: LAPACK's per-matrix info instead of an error (unless check_errors); failed matrices
+    come back as NaN, and when none failed the result is the differentiable one from recorded()."""
+    a = F.to_np(A)
+    infos = _infos(a, infos_of, np_fn)
+    if check_errors:
+        F.raise_first(infos, a, message)
+    if not infos.any():
+        return recorded(), infos
+    x = np.full(a.shape, np.nan, dtype=a.dtype)
+    good = infos == 0
+    if good.any():
+        x[good] = np_fn(a[good])
+    return F.from_np(x, A.dtype), infos
+
+
 def inv(A, *, out=None):
     """The inverse of each square matrix in A (..., n, n). Singular input raises LinAlgError."""
     check_square(A, "linalg.inv")
@@ -50,18 +76,8 @@ def inv_ex(A, *, check_errors=False, out=None):
     """(inverse, info): info is LAPACK's per-matrix status (0 = success, i > 0 = the i-th pivot is zero);
     a singular matrix's inverse holds NaN. Raises only when check_errors=True."""
     check_square(A, "linalg.inv_ex")
-    a = F.to_np(A)
-    infos = F.lu_infos(a) if a.size else np.zeros(a.shape[:-2], np.int32)
-    if check_errors:
-        F.raise_first(infos, a, F.inv_message("linalg.inv_ex"))
-    if infos.any():
-        good = infos == 0
-        x = np.full(a.shape, np.nan, dtype=a.dtype)
-        if good.any():
-            x[good] = np.linalg.inv(a[good])
-        r = F.from_np(x, A.dtype)
-    else:
-        r = F.Inv.apply(A)
+    r, infos = _ex_variant(A, F.lu_infos, F.inv_message("linalg.inv_ex"), check_errors, np.linalg.inv,
+                           lambda: F.Inv.apply(A))
     return _out(return_types.linalg_inv_ex(r, _info_tensor(infos)), out)
 
 
@@ -110,7 +126,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     """(result, info) as linalg.solve, with LAPACK's info instead of an error unless check_errors=True."""
     vector, Bm = _solve_shapes(A, B, left, "linalg.solve_ex")
     a = F.to_np(A)
-    infos = F.lu_infos(a) if a.size else np.zeros(a.shape[:-2], np.int32)
+    infos = _infos(a, F.lu_infos, np.linalg.inv)
     if check_errors:
         F.raise_first(infos, a, F.solve_message)
     if infos.any():
@@ -165,18 +181,8 @@ def cholesky(A, *, upper=False, out=None):
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     """(L, info): info is the order of the first failing leading minor (0 = success)."""
     check_square(A, "linalg.cholesky_ex")
-    a = F.to_np(A)
-    infos = F.cholesky_infos(a) if a.size else np.zeros(a.shape[:-2], np.int32)
-    if check_errors:
-        F.raise_first(infos, a, F.cholesky_message("linalg.cholesky_ex"))
-    if infos.any():
-        L = np.full(a.shape, np.nan, dtype=a.dtype)
-        good = infos == 0
-        if good.any():
-            L[good] = np.linalg.cholesky(a[good])
-        r = F.from_np(L, A.dtype)
-    else:
-        r = F.Cholesky.apply(A, "linalg.cholesky_ex")
+    r, infos = _ex_variant(A, F.cholesky_infos, F.cholesky_message("linalg.cholesky_ex"), check_errors,
+                           np.linalg.cholesky, lambda: F.Cholesky.apply(A, "linalg.cholesky_ex"))
     return _out(return_types.linalg_cholesky_ex(r.mT if upper else r, _info_tensor(infos)), out)
 
 

@@ -132,6 +132,15 @@ def raise_first(infos, a, make_message):
         raise LinAlgError(make_message(_batch_prefix(a, k), int(flat[k])))
 
 
+def lapack(np_fn, a, infos_of, message):
+    """np_fn(a), turning numpy's bare LinAlgError into PyTorch's message for the first failing matrix."""
+    try:
+        return np_fn(a)
+    except np.linalg.LinAlgError:
+        raise_first(infos_of(a), a, message)
+        raise
+
+
 def inv_message(op):
     return lambda prefix, info: ("%s: %sThe diagonal element %d is zero, the inversion could not be completed "
                                  "because the input matrix is singular." % (op, prefix, info))
@@ -181,13 +190,7 @@ class Inv(Function):
 
     @staticmethod
     def forward(ctx, A):
-        a = to_np(A)
-        try:
-            x = np.linalg.inv(a)
-        except np.linalg.LinAlgError:
-            raise_first(lu_infos(a), a, inv_message("linalg.inv"))
-            raise
-        out = from_np(x, A.dtype)
+        out = from_np(lapack(np.linalg.inv, to_np(A), lu_infos, inv_message("linalg.inv")), A.dtype)
         ctx.save_for_backward(out)
         return out
 
@@ -257,13 +260,8 @@ class Solve(Function):
 
     @staticmethod
     def forward(ctx, A, B):
-        a, b = to_np(A), to_np(B)
-        try:
-            x = np.linalg.solve(a, b)
-        except np.linalg.LinAlgError:
-            raise_first(lu_infos(a), a, solve_message)
-            raise
-        X = from_np(x, A.dtype)
+        b = to_np(B)
+        X = from_np(lapack(lambda a: np.linalg.solve(a, b), to_np(A), lu_infos, solve_message), A.dtype)
         ctx.save_for_backward(A, X)
         return X
 
@@ -281,13 +279,7 @@ class Cholesky(Function):
 
     @staticmethod
     def forward(ctx, A, op):
-        a = to_np(A)
-        try:
-            L = np.linalg.cholesky(a)
-        except np.linalg.LinAlgError:
-            raise_first(cholesky_infos(a), a, cholesky_message(op))
-            raise
-        out = from_np(L, A.dtype)
+        out = from_np(lapack(np.linalg.cholesky, to_np(A), cholesky_infos, cholesky_message(op)), A.dtype)
         ctx.save_for_backward(out)
         return out
 
