@@ -383,3 +383,10 @@ def test_solve_triangular_reads_one_triangle():
         rhs = b if kw.get("left", True) else np.swapaxes(b, -1, -2)
         ref = torch.linalg.solve_triangular(torch.tensor(a), torch.tensor(rhs), **kw).numpy()
         assert np.allclose(npy(LA.solve_triangular(t64(a), t64(rhs), **kw)), ref)
+
+
+def test_svd_driver_is_cuda_only():
+    for f in (LA.svd, LA.svdvals):
+        with pytest.raises(RuntimeError, match=r"^torch\.linalg\.svd: keyword argument `driver=` is only supported on "
+                           r"CUDA inputs with cuSOLVER backend\.$"):
+            f(ember.ones(2, 2), driver="gesvd")

@@ -7,8 +7,7 @@ import numpy as np
 
 from .. import return_types
 from .._tensor import Tensor
-from ..autograd.grad_mode import _state
-from .._ops._util import write_out
+from .._ops._util import needs_grad, write_out
 from . import _functions as F
 from ._functions import LinAlgError, check_float, check_matrix, check_square
 
@@ -17,10 +16,6 @@ __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "inv_ex",
            "matrix_rank", "cross", "multi_dot", "matmul", "diagonal", "vecdot", "matrix_power"]
 
 _INF = float("inf")
-
-
-def _grad_on(*ts):
-    return _state.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in ts)
 
 
 def _out(r, out):
@@ -204,18 +199,22 @@ def eigvalsh(A, UPLO="L", *, out=None):
     """The eigenvalues (ascending) of symmetric A."""
     check_square(A, "linalg.eigvalsh")
     _check_uplo(UPLO)
-    if _grad_on(A):
+    if needs_grad(A):
         return _out(F.Eigh.apply(A, UPLO)[0], out)
     return _out(F.from_np(np.linalg.eigvalsh(F.to_np(A), UPLO=UPLO), A.dtype), out)
+
+
+def _check_driver(driver, op):
+    if driver is not None:  # the gesvd/gesvdj/gesvda choice exists for cuSOLVER only, as in PyTorch
+        raise RuntimeError("torch.linalg.%s: keyword argument `driver=` is only supported on CUDA inputs with "
+                           "cuSOLVER backend." % op)
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh and S descending. Gradients through U and Vh assume distinct non-zero
     singular values (and, as in PyTorch, use only the first min(m, n) singular vectors)."""
     check_matrix(A, "linalg.svd")
-    if driver is not None:
-        raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on CUDA inputs "
-                           "with cuSOLVER backend.")
+    _check_driver(driver, "svd")
     U, S, Vh = F.Svd.apply(A, bool(full_matrices))
     return _out(return_types.linalg_svd(U, S, Vh), out)
 
@@ -223,7 +222,8 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 def svdvals(A, *, driver=None, out=None):
     """The singular values of A, descending."""
     check_matrix(A, "linalg.svdvals")
-    if _grad_on(A):  # through the full node so that gradients of gradients see U and Vh
+    _check_driver(driver, "svd")  # PyTorch words svdvals' refusal the same way
+    if needs_grad(A):  # through the full node so that gradients of gradients see U and Vh
         return _out(F.Svd.apply(A, False)[1], out)
     return _out(F.from_np(np.linalg.svd(F.to_np(A), compute_uv=False), A.dtype), out)
 
