@@ -34,12 +34,16 @@ class GradScaler(_GradScaler):
 
 
 def custom_fwd(fwd=None, *, cast_inputs=None):
-    """``ember.cuda.amp.custom_fwd`` is ``ember.amp.custom_fwd(device_type="cuda")``."""
+    """``ember.cuda.amp.custom_fwd`` is ``ember.amp.custom_fwd(device_type="cuda")`` (deprecated)."""
+    warnings.warn("`ember.cuda.amp.custom_fwd(args...)` is deprecated. Please use `ember.amp.custom_fwd(args..., "
+                  "device_type='cuda')` instead.", FutureWarning, stacklevel=2)
     return _custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
 
 
 def custom_bwd(bwd=None):
-    """``ember.cuda.amp.custom_bwd`` is ``ember.amp.custom_bwd(device_type="cuda")``."""
+    """``ember.cuda.amp.custom_bwd`` is ``ember.amp.custom_bwd(device_type="cuda")`` (deprecated)."""
+    warnings.warn("`ember.cuda.amp.custom_bwd(args...)` is deprecated. Please use `ember.amp.custom_bwd(args..., "
+                  "device_type='cuda')` instead.", FutureWarning, stacklevel=2)
     return _custom_bwd(bwd, device_type="cuda")
 
 
