@@ -1,5 +1,7 @@
 """Dirichlet(concentration) on the probability simplex; samples are normalised Gamma variates, so the
-Gamma sampler's implicit reparameterisation gradient carries through."""
+Gamma sampler's implicit reparameterisation gradient carries through (per sample this differs from PyTorch's
+Dirichlet-specific formula, which differentiates the marginal Beta CDFs; both are unbiased, with the same
+expectation)."""
 import ember
 from .._tensor import Size
 from . import constraints
