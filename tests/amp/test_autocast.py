@@ -441,6 +441,24 @@ def test_custom_fwd_bwd():
     assert seen["plain_bwd"] is True
 
 
+def test_autocast_op_decorator():
+    calls = []
+
+    @am.autocast_op("inverse")
+    def my_inverse(a, *, out=None):
+        calls.append((a.dtype, ember.is_autocast_enabled("cpu"), bool(am._state.autocast)))
+        return a if out is None else out
+
+    x = rand(2, 2, dtype=bf16)
+    with ember.autocast("cpu"):
+        assert my_inverse(x).dtype is f32  # "inverse" is on the CPU float32 list
+        assert my_inverse(x, out=x) is x
+    assert my_inverse(x).dtype is bf16
+    # the op body runs with the region's casting switched off (as below PyTorch's autocast layer)
+    assert calls == [(f32, True, False), (bf16, True, True), (bf16, False, False)]
+    assert my_inverse.__name__ == "my_inverse"
+
+
 # ---------------------------------------------------------------------------------------------- CUDA lists
 
 

@@ -391,6 +391,20 @@ def _dispatch(name, fn, *args, **kwargs):
         _state.autocast = prev
 
 
+def autocast_op(name):
+    """Decorator giving a public op function its autocast hook, for ops where one more Python frame does not
+    matter (linear algebra, losses): ``@autocast_op("linalg_inv")``. Calls with ``out=`` are not cast. Hot ops
+    inline the same check instead: ``if _state.autocast and name in _state.autocast: return _dispatch(...)``."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if _state.autocast and name in _state.autocast and kwargs.get("out") is None:
+                return _dispatch(name, fn, *args, **kwargs)
+            return fn(*args, **kwargs)
+        return op
+    return deco
+
+
 # ---------------------------------------------------------------------------------------------- custom Functions
 
 
