@@ -105,5 +105,10 @@ method("cpu", _cpu)
 method("cuda", _cuda)
 method("pin_memory", lambda self, device=None: self)
 method("is_pinned", lambda self, device=None: False)
-method("share_memory_", lambda self: self)
-method("is_shared", lambda self: False)
+method("share_memory_", lambda self: _shared().share_memory_(self))
+method("is_shared", lambda self: _shared().is_shared(self))
+
+
+def _shared():  # ember.multiprocessing (and the stdlib's) load only once a program shares tensors
+    from ..multiprocessing import reductions
+    return reductions

@@ -11,6 +11,7 @@ from ..autograd.grad_mode import _state
 from ._util import export, method, needs_grad, write_out
 from .pointwise import _check_leaf_inplace, _zeros_like, inplace_via
 from .shape import _mark_view
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _index_to_tensor(obj):
@@ -213,6 +214,8 @@ def _index_fill_(self, dim, index, value):
 @export
 def index_copy(input, dim, index, source):
     """input with the slices at index along dim replaced by those of source (a copy, not a sum)."""
+    if _state.autocast and "index_copy" in _state.autocast:
+        return _autocast("index_copy", index_copy, input, dim, index, source)
     d = int(dim) % builtins_max(input.dim(), 1)
     return index_put(input, (None,) * d + (index,), source)
 
@@ -305,6 +308,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 @export
 def scatter_add(input, dim, index, src):
     """A copy of input with src added at index along dim (duplicates accumulate)."""
+    if _state.autocast and "scatter_add" in _state.autocast:
+        return _autocast("scatter_add", scatter_add, input, dim, index, src)
     return _scatter(input, dim, index, src, True)
 
 
@@ -352,6 +357,8 @@ class IndexPut(Function):
 
 @export
 def index_put(input, indices, values, accumulate=False):
+    if _state.autocast and "index_put" in _state.autocast:
+        return _autocast("index_put", index_put, input, indices, values, accumulate)
     indices = tuple(indices)
     if needs_grad(input, values):
         return IndexPut.apply(input, indices, values, bool(accumulate))

@@ -8,6 +8,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import export, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _mm_like(t, left, right):
@@ -68,6 +69,8 @@ def _product_api(fn_cls, cop, name):
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
             raise TypeError("%s(): arguments must be Tensors, got %s and %s"
                             % (name, type(input).__name__, type(other).__name__))
+        if _state.autocast and out is None and name in _state.autocast:
+            return _autocast(name, op, input, other)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             r = fn_cls.apply(input, other)
         else:
@@ -156,6 +159,8 @@ class Addmm(Function):
 @export
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * mat1 @ mat2."""
+    if _state.autocast and out is None and "addmm" in _state.autocast:
+        return _autocast("addmm", addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     if needs_grad(input, mat1, mat2):
         r = Addmm.apply(input, mat1, mat2, float(beta), float(alpha))
     else:
@@ -186,6 +191,8 @@ class Baddbmm(Function):
 @export
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * batch1 @ batch2 (batched)."""
+    if _state.autocast and out is None and "baddbmm" in _state.autocast:
+        return _autocast("baddbmm", baddbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     if needs_grad(input, batch1, batch2):
         r = Baddbmm.apply(input, batch1, batch2, float(beta), float(alpha))
     else:
@@ -195,11 +202,15 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 
 @export
 def addmv(input, mat, vec, *, beta=1, alpha=1):
+    if _state.autocast and "addmv" in _state.autocast:
+        return _autocast("addmv", addmv, input, mat, vec, beta=beta, alpha=alpha)
     return input * beta + mv(mat, vec) * alpha if beta != 1 or alpha != 1 else input + mv(mat, vec)
 
 
 @export
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if _state.autocast and "addbmm" in _state.autocast:
+        return _autocast("addbmm", addbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     return input * beta + bmm(batch1, batch2).sum(0) * alpha
 
 
@@ -209,8 +220,29 @@ method("addmv", lambda self, mat, vec, *, beta=1, alpha=1: addmv(self, mat, vec,
 method("addbmm", lambda self, b1, b2, *, beta=1, alpha=1: addbmm(self, b1, b2, beta=beta, alpha=alpha))
 
 
+def _inplace_product(op, name):
+    def inplace(self, m1, m2, *, beta=1, alpha=1):
+        # in-place calls are never autocast (PyTorch casts out-of-place ops only)
+        prev = _state.autocast
+        _state.autocast = frozenset()
+        try:
+            r = op(self, m1, m2, beta=beta, alpha=alpha)
+        finally:
+            _state.autocast = prev
+        return self.copy_(r)
+    inplace.__name__ = name
+    inplace.__doc__ = "In-place %s: self = beta * self + alpha * (m1 @ m2)." % name[:-1]
+    return inplace
+
+
+method("addmm_", _inplace_product(addmm, "addmm_"))
+method("baddbmm_", _inplace_product(baddbmm, "baddbmm_"))
+
+
 def linear(input, weight, bias=None):
     """input @ weight.T + bias, with the bias fused into the GEMM for 2-D input."""
+    if _state.autocast and "linear" in _state.autocast:
+        return _autocast("linear", linear, input, weight, bias)
     if input.dim() == 2 and bias is not None:
         return addmm(bias, input, weight.t())
     out = matmul(input, weight.t())
@@ -343,6 +375,8 @@ def einsum(equation, *operands):
 @export
 def tensordot(a, b, dims=2, out=None):
     """Sum over the last `dims` dims of a and the first of b (or the given dim lists)."""
+    if _state.autocast and out is None and "tensordot" in _state.autocast:
+        return _autocast("tensordot", tensordot, a, b, dims)
     if isinstance(dims, numbers.Integral):
         da = list(range(a.dim() - dims, a.dim()))
         db = list(range(dims))
