@@ -7,6 +7,7 @@
 #include "bindings/casters.h"
 #include "core/kernel_table.h"
 #include "cuda/caching_allocator.h"
+#include "cuda/launch.h"
 #include "ops/common.h"
 
 namespace ember {
@@ -98,7 +99,47 @@ const KernelTable& host_cuda_table() {
 
 }  // namespace
 
+// Tests only: the byte offsets the CUDA offset calculator gives each element of an iteration over (out, in),
+// and the offsets TensorIter's own loop visits, in the same linear order, so CI checks one against the other.
+template <class IndexT>
+std::vector<int64_t> calc_offsets(const TensorIter& it) {
+  auto oc = cuda::make_offset_calc<2, IndexT>(it);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < it.numel; ++i) {
+    IndexT off[2];
+    oc.get(IndexT(i), off);
+    out.push_back(int64_t(off[0]));
+    out.push_back(int64_t(off[1]));
+  }
+  return out;
+}
+
+pyb::tuple offset_calc_check(const Tensor& out, const Tensor& in) {
+  TensorIter it = TensorIter::build({&out, &in}, out.sizes());
+  std::vector<int64_t> iter;
+  char* base0 = it.data[0];
+  char* base1 = it.data[1];
+  it.serial_for_each(
+      [&](char** d, const int64_t* s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          iter.push_back(int64_t(d[0] - base0) + i * s[0]);
+          iter.push_back(int64_t(d[1] - base1) + i * s[1]);
+        }
+      },
+      0, it.numel);
+  const bool small = cuda::fits_32bit(it);
+  return pyb::make_tuple(iter, small ? calc_offsets<uint32_t>(it) : calc_offsets<int64_t>(it), calc_offsets<int64_t>(it),
+                         small, it.ndim);
+}
+
 void bind_device(pyb::module_& m) {
+  m.def("_cuda_offset_calc_check", &offset_calc_check,
+        "Tests only: (TensorIter's offsets, the CUDA offset calculator's with its chosen index width, with 64-bit "
+        "indexing, whether 32-bit indexing was chosen, coalesced ndim) for an iteration over (out, in).");
+  m.def("_cuda_launch_config", [](int64_t n, int per_thread, int64_t max_blocks) {
+    cuda::LaunchConfig c = cuda::launch_config(n, per_thread, max_blocks);
+    return std::make_tuple(c.blocks, c.threads);
+  });
   m.def("_to_device", [](const Tensor& t, const std::string& device) { return ops::to_device(t, parse_device(device)); },
         "A copy of t on `device` (t itself when it is already there).");
   m.def("_cuda_built", &cuda_built, "Whether this build has the CUDA kernel module.");

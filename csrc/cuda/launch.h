@@ -36,6 +36,7 @@ struct OffsetCalc {
 // Whether every element count and byte offset of `it` fits a signed 32-bit index (cheaper division).
 inline bool fits_32bit(const TensorIter& it) {
   const int64_t lim = int64_t(1) << 31;
+  if (it.numel == 0) return true;  // nothing is addressed
   if (it.numel >= lim) return false;
   for (int k = 0; k < it.ntensors; ++k) {
     int64_t lo = 0, hi = 0;

@@ -269,3 +269,31 @@ def test_checkpoints_of_device_tensors(host_cuda, tmp_path):
     with pytest.raises(RuntimeError, match="Attempting to deserialize object on a CUDA device"):
         ember.load(path)
     assert ember.load(path, map_location="cpu")["step"] == 3
+
+
+# --------------------------------------------------------------- host-side CUDA logic (no GPU needed)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (ember.empty(6, 5), ember.randn(6, 5)),
+    lambda: (ember.empty(5, 6), ember.randn(6, 5).t()),
+    lambda: (ember.empty(4, 3, 5), ember.randn(4, 1, 5).expand(4, 3, 5)),
+    lambda: (ember.empty(3, 4), ember.randn(3, 8)[:, ::2]),
+    lambda: (ember.empty(2, 3, 4, 5), ember.randn(5, 4, 3, 2).permute(3, 2, 1, 0)),
+    lambda: (ember.empty(7), ember.tensor(3.0).expand(7)),
+    lambda: (ember.empty(0, 3), ember.randn(0, 3)),
+])
+def test_cuda_offset_calculator_matches_tensor_iter(make):
+    out, src = make()
+    ref, chosen, wide, small, ndim = _C._cuda_offset_calc_check(out, src)
+    assert chosen == ref and wide == ref
+    assert small  # these all fit 32-bit indexing
+    assert len(ref) == 2 * out.numel()
+
+
+def test_cuda_launch_configuration():
+    assert _C._cuda_launch_config(1, 4, 1056) == (1, 256)
+    assert _C._cuda_launch_config(1024, 4, 1056) == (1, 256)
+    assert _C._cuda_launch_config(1025 * 4, 4, 1056) == (5, 256)
+    assert _C._cuda_launch_config(1 << 30, 4, 1056) == (1056, 256)  # capped: the grid strides over the rest
+    assert _C._cuda_launch_config(0, 1, 8) == (1, 256)
