@@ -100,3 +100,13 @@ def test_sixth_derivative_of_x5_is_zero():
         (y,) = ember.autograd.grad(y, x, create_graph=True)
         derivs.append(y.item())
     assert derivs == [80.0, 160.0, 240.0, 240.0, 120.0, 0.0]
+
+
+def test_absurd_thread_counts_raise():
+    before = ember.get_num_threads()
+    with pytest.raises(ValueError, match="at most 1024 are supported"):
+        ember.set_num_threads(10**9)
+    assert ember.get_num_threads() == before
+    p = _survives("import ember\ntry:\n    ember.set_num_threads(10**9)\nexcept ValueError:\n    pass\n"
+                  "print(float((ember.randn(10**6) + 1).sum()) != 0)")
+    assert p.returncode == 0 and p.stdout.strip() == "True"

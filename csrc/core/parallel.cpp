@@ -197,6 +197,10 @@ int get_num_threads() {
 
 void set_num_threads(int n) {
   EMBER_VALUE_CHECK(n > 0, "set_num_threads expects a positive integer, got ", n);
+  // each pool thread is an OS thread with its own stack: an absurd count would abort when the pool starts
+  constexpr int kMaxThreads = 1024;
+  EMBER_VALUE_CHECK(n <= kMaxThreads, "set_num_threads: ", n, " threads requested; at most ", kMaxThreads,
+                    " are supported (this machine has ", std::thread::hardware_concurrency(), " hardware threads)");
   std::lock_guard<std::mutex> g(g_pool_mu);
   if (n != g_num_threads.load()) {
     delete g_pool;
