@@ -1,10 +1,11 @@
 // Normalisation and loss kernels: batch norm (statistics, apply, backward) over [N, C, S] tensors, layer
 // norm over contiguous rows, and cross-entropy (log-softmax + NLL with weights, ignore_index and label
-// smoothing) over [N, C] logits in one pass per row.
+// smoothing) over [N, C] logits, vectorised row kernels from cpu/cross_entropy.inc (baseline + AVX2 copies).
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/dispatch.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
@@ -22,7 +23,34 @@ double class_weight_sum(const T* wp, int64_t C) {
   for (int64_t c = 0; c < C; ++c) s += double(wp[c]);
   return s;
 }
+
+// Rows per thread chunk: each element costs an exp (several cheap operations), so split sooner than kGrainSize.
+int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, kGrainSize / 8 / std::max<int64_t>(C, 1)); }
+
+#define EMBER_ISA_NS isa_default
+#include "cpu/cross_entropy.inc"
+#undef EMBER_ISA_NS
 }  // namespace
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define EMBER_HAVE_AVX2_CE 1
+// float32 rows run 8 exps per instruction in the AVX2+FMA copy; the baseline copy serves other CPUs.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#pragma GCC optimize("no-trapping-math")
+namespace {
+#define EMBER_ISA_NS isa_avx2
+#include "cpu/cross_entropy.inc"
+#undef EMBER_ISA_NS
+}  // namespace
+#pragma GCC pop_options
+#endif
+
+#ifdef EMBER_HAVE_AVX2_CE
+#define EMBER_CE_RUN(fn, ...) (avx2 ? isa_avx2::fn(__VA_ARGS__) : isa_default::fn(__VA_ARGS__))
+#else
+#define EMBER_CE_RUN(fn, ...) ((void)avx2, isa_default::fn(__VA_ARGS__))
+#endif
 
 void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
@@ -206,6 +234,7 @@ void layer_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, c
   });
 }
 
+// Rows are split across the pool; each chunk owns one row of exp scratch for the forward.
 void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const Tensor& target, const Tensor& weight,
                    int64_t ignore_index, double smoothing) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1];
@@ -216,29 +245,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T *lp = loss.data<T>(), *sp = lse.data<T>();
     const double wsum = class_weight_sum(wp, C);
-    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* row = xp + r * C;
-        T mx = row[0];
-        for (int64_t c = 1; c < C; ++c) mx = row[c] > mx || row[c] != row[c] ? row[c] : mx;
-        double s = 0;
-        for (int64_t c = 0; c < C; ++c) s += double(kmath::exp(row[c] - mx));
-        const double l = double(mx) + std::log(s);
-        sp[r] = T(l);
-        const int64_t t = tp[r];
-        if (t == ignore_index) {
-          lp[r] = T(0);
-          continue;
-        }
-        const double wt = wp ? double(wp[t]) : 1.0;
-        double v = (1.0 - smoothing) * wt * (l - double(row[t]));
-        if (smoothing > 0) {
-          double sx = 0;  // sum_c w_c * x_c
-          for (int64_t c = 0; c < C; ++c) sx += (wp ? double(wp[c]) : 1.0) * double(row[c]);
-          v += smoothing / double(C) * (l * wsum - sx);
-        }
-        lp[r] = T(v);
-      }
+    const bool avx2 = use_avx2_float_copy(x.dtype());
+    parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
+      std::vector<T> e(static_cast<size_t>(C));
+      EMBER_CE_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum, e.data());
     });
   });
 }
@@ -253,26 +263,9 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& 
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T* op = gx.data<T>();
     const double wsum = class_weight_sum(wp, C);
-    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        T* o = op + r * C;
-        const int64_t t = tp[r];
-        if (t == ignore_index) {
-          std::fill(o, o + C, T(0));
-          continue;
-        }
-        const T* row = xp + r * C;
-        const T l = sp[r];
-        const double g = gp[r];
-        const double wt = wp ? double(wp[t]) : 1.0;
-        const double a = g * (1.0 - smoothing) * wt, b = g * smoothing / double(C);
-        for (int64_t c = 0; c < C; ++c) {
-          const double p = double(kmath::exp(row[c] - l));
-          const double wc = wp ? double(wp[c]) : 1.0;
-          o[c] = T(a * p + b * (wsum * p - wc));
-        }
-        o[t] = T(double(o[t]) - a);
-      }
+    const bool avx2 = use_avx2_float_copy(x.dtype());
+    parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
+      EMBER_CE_RUN(ce_backward_rows<T>, op, gp, xp, sp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum);
     });
   });
 }
