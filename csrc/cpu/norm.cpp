@@ -1,14 +1,14 @@
 // Normalisation and loss kernels: batch norm (statistics, apply, backward) over [N, C, S] tensors, layer
 // norm over contiguous rows, and cross-entropy (log-softmax + NLL with weights, ignore_index and label
-// smoothing) over [N, C] logits, vectorised row kernels from cpu/cross_entropy.inc (baseline + AVX2 copies).
+// smoothing) over [N, C] logits, vectorised row kernels from cpu/row_kernels.inc (baseline + AVX2 copies).
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/dispatch.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/row_kernels_isa.h"
 #include "kernels/math.h"
 
 namespace ember {
@@ -27,30 +27,7 @@ double class_weight_sum(const T* wp, int64_t C) {
 // Rows per thread chunk: each element costs an exp (several cheap operations), so split sooner than kGrainSize.
 int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, kGrainSize / 8 / std::max<int64_t>(C, 1)); }
 
-#define EMBER_ISA_NS isa_default
-#include "cpu/cross_entropy.inc"
-#undef EMBER_ISA_NS
 }  // namespace
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define EMBER_HAVE_AVX2_CE 1
-// float32 rows run 8 exps per instruction in the AVX2+FMA copy; the baseline copy serves other CPUs.
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#pragma GCC optimize("no-trapping-math")
-namespace {
-#define EMBER_ISA_NS isa_avx2
-#include "cpu/cross_entropy.inc"
-#undef EMBER_ISA_NS
-}  // namespace
-#pragma GCC pop_options
-#endif
-
-#ifdef EMBER_HAVE_AVX2_CE
-#define EMBER_CE_RUN(fn, ...) (avx2 ? isa_avx2::fn(__VA_ARGS__) : isa_default::fn(__VA_ARGS__))
-#else
-#define EMBER_CE_RUN(fn, ...) ((void)avx2, isa_default::fn(__VA_ARGS__))
-#endif
 
 void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], S = x.numel() / std::max<int64_t>(N * C, 1);
@@ -248,7 +225,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
     const bool avx2 = use_avx2_float_copy(x.dtype());
     parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
       std::vector<T> e(static_cast<size_t>(C));
-      EMBER_CE_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum, e.data());
+      EMBER_ROW_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum, e.data());
     });
   });
 }
@@ -265,7 +242,7 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& 
     const double wsum = class_weight_sum(wp, C);
     const bool avx2 = use_avx2_float_copy(x.dtype());
     parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
-      EMBER_CE_RUN(ce_backward_rows<T>, op, gp, xp, sp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum);
+      EMBER_ROW_RUN(ce_backward_rows<T>, op, gp, xp, sp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum);
     });
   });
 }

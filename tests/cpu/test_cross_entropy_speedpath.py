@@ -1,7 +1,8 @@
-"""The fused cross-entropy path (csrc/cpu/cross_entropy.inc row kernels in baseline and AVX2 copies, and
+"""The fused cross-entropy path (csrc/cpu/row_kernels.inc row kernels in baseline and AVX2 copies, and
 CrossEntropyFn saving the forward's log-sum-exp): values and gradients against numpy written from PyTorch's
 documented formula under every CPU capability, and against PyTorch for every option combination, with rows
-shorter than, equal to and longer than a vector width (with tails), ignored rows and empty batches."""
+shorter than, equal to and longer than a vector width (with tails), ignored rows and empty batches. The
+softmax / log_softmax contiguous-row kernels from the same file are checked under every capability too."""
 import numpy as np
 import pytest
 
@@ -180,38 +181,74 @@ def test_bad_inputs_raise():
         F.cross_entropy(x, ember.tensor([0, 1, 2, 3]), reduction="avg")
 
 
+# ----------------------------------------------------------------------------------------------- softmax rows
+
+
+def _softmax_ref(x, log):
+    x = np.asarray(x, np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    m = np.where(np.isneginf(m), 0, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp = x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+    return lp if log else np.exp(lp)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("n", CLASSES)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_rows_every_capability(capability, log, n, dtype, rng):
+    x = (rng.standard_normal((3, 5, n)) * 3).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    ex = E(x, True)
+    y = (F.log_softmax if log else F.softmax)(ex, -1)
+    ref = _softmax_ref(x, log)
+    tol = _tol(dtype) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(y.detach().numpy(), ref, **tol)
+    y.backward(E(g))
+    p = np.exp(_softmax_ref(x, True))
+    gref = g - p * g.sum(-1, keepdims=True) if log else p * (g - (g * p).sum(-1, keepdims=True))
+    np.testing.assert_allclose(ex.grad.numpy(), gref, **tol)
+
+
+def test_softmax_rows_special_values(capability):
+    x = np.array([[-np.inf] * 20,  # all -inf: NaN for both (0 / 0), as in PyTorch
+                  [0.0] * 19 + [np.nan],
+                  [1.0] * 18 + [np.inf, 2.0],
+                  [-np.inf] * 19 + [3.0]], np.float32)
+    for log in (False, True):
+        y = (F.log_softmax if log else F.softmax)(E(x), 1).numpy()
+        np.testing.assert_allclose(y, _softmax_ref(x, log).astype(np.float32), equal_nan=True, rtol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------------- PyTorch
 
 
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
 @pytest.mark.parametrize("c", CLASSES)
-@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.15])
-@pytest.mark.parametrize("ignored", [0, 2, "all"])
-def test_matches_torch(dtype, c, reduction, weighted, smoothing, ignored, rng):
+def test_matches_torch(dtype, c, weighted, smoothing, rng):
+    # every reduction, with no, some and every row ignored
     n = 11
     ignore_index = 3 if c > 3 else -100
-    x, t = _case(rng, n, c, dtype)
-    if ignored == "all":
-        t[:] = ignore_index
-    else:
-        t[:ignored] = ignore_index
     w = rng.uniform(0.5, 2.0, c).astype(dtype) if weighted else None
-    g = rng.standard_normal(n if reduction == "none" else ()).astype(dtype)
-    kw = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
-
-    tx = torch.tensor(x, requires_grad=True)
-    tout = torch.nn.functional.cross_entropy(tx, torch.tensor(t), weight=None if w is None else torch.tensor(w),
-                                             **kw)
-    tout.backward(torch.tensor(g))
-    ex = E(x, True)
-    eout = F.cross_entropy(ex, ember.tensor(t), weight=None if w is None else E(w), **kw)
-    eout.backward(E(g))
-    tol = _tol(dtype)
-    np.testing.assert_allclose(eout.detach().numpy(), tout.detach().numpy(), equal_nan=True, **tol)
-    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), equal_nan=True, **tol)
+    for reduction in ("none", "mean", "sum"):
+        for ignored in (0, 2, n):
+            x, t = _case(rng, n, c, dtype)
+            t[:ignored] = ignore_index
+            g = rng.standard_normal(n if reduction == "none" else ()).astype(dtype)
+            kw = dict(ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
+            tx = torch.tensor(x, requires_grad=True)
+            tout = torch.nn.functional.cross_entropy(tx, torch.tensor(t), **kw,
+                                                     weight=None if w is None else torch.tensor(w))
+            tout.backward(torch.tensor(g))
+            ex = E(x, True)
+            eout = F.cross_entropy(ex, ember.tensor(t), weight=None if w is None else E(w), **kw)
+            eout.backward(E(g))
+            tol = _tol(dtype)
+            np.testing.assert_allclose(eout.detach().numpy(), tout.detach().numpy(), equal_nan=True, **tol)
+            np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), equal_nan=True, **tol)
 
 
 @needs_torch
