@@ -79,6 +79,17 @@ def test_low_dim_inputs_unchanged():
     np.testing.assert_allclose(npy(F.linear(ember.tensor(x), ember.tensor(w))), w @ x, rtol=1e-12)
 
 
+def test_bias_shapes():
+    # a 0-d bias and a bias broadcasting over the whole [*, out] output (allowed by PyTorch) still work
+    rng = np.random.default_rng(5)
+    x, w, _ = _data(rng, (2, 3, 4), out=3)
+    for bias in (np.float64(0.5), rng.standard_normal((3, 3)), rng.standard_normal((2, 1, 3))):
+        args = (ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True),
+                ember.tensor(bias, requires_grad=True))
+        np.testing.assert_allclose(npy(F.linear(*args)), x @ w.T + bias, rtol=1e-12, atol=1e-12)
+        check_grad(F.linear, *args)
+
+
 def test_gradcheck_3d():
     rng = np.random.default_rng(3)
     x, w, b = _data(rng, (2, 3, 4), out=3)

@@ -215,7 +215,8 @@ def linear(input, weight, bias=None):
     are folded into the rows (as PyTorch does), so the backward's input and weight gradients are single GEMMs
     over all rows too."""
     nd = input.dim()
-    if nd < 2 or weight.dim() != 2:
+    if nd < 2 or weight.dim() != 2 or (bias is not None and bias.dim() > 1):
+        # (a bias of more dims broadcasts against the whole output, as PyTorch allows)
         out = matmul(input, weight.t())
         return out + bias if bias is not None else out
     lead = input.shape[:-1]
