@@ -128,5 +128,8 @@ void bind_nn(pyb::module_& m);
 void bind_autograd(pyb::module_& m);
 void bind_optim(pyb::module_& m);
 void bind_storage(pyb::module_& m);
+void bind_device(pyb::module_& m);
+void bind_dlpack(pyb::module_& m);
+Device parse_device(const std::string& s);
 }  // namespace py
 }  // namespace ember

@@ -34,13 +34,18 @@ const char* numpy_format(ScalarType st) {
 }
 
 pyb::array to_numpy(const Tensor& t) {
+  EMBER_TYPE_CHECK(t.device().is_cpu(), "can't convert ", t.device().str(),
+                   " device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.");
   pyb::dtype dt(numpy_format(t.dtype()));
   std::vector<pyb::ssize_t> shape(t.sizes().begin(), t.sizes().end()), strides;
   for (auto s : t.strides()) strides.push_back(pyb::ssize_t(s * int64_t(t.itemsize())));
   // the capsule keeps the storage alive for as long as numpy uses the memory
   auto* keep = new Storage(t.storage());
   pyb::capsule owner(keep, [](void* p) { delete static_cast<Storage*>(p); });
-  return pyb::array(dt, shape, strides, t.numel() ? t.data_ptr() : t.storage()->data, owner);
+  pyb::array arr(dt, shape, strides, t.numel() ? t.data_ptr() : t.storage()->data, owner);
+  if (t.storage()->read_only)  // numpy must not write where the tensor may not
+    pyb::detail::array_proxy(arr.ptr())->flags &= ~pyb::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return arr;
 }
 
 void release_numpy(void* ctx) {
@@ -86,6 +91,7 @@ Tensor from_numpy(pyb::array arr) {
   PyObject* owner = arr.ptr();
   Py_INCREF(owner);
   Storage s = wrap_storage(const_cast<void*>(arr.data()), nbytes, release_numpy, owner);
+  s->read_only = !arr.writeable();
   return Tensor(std::move(s), new_version_counter(), sizes, strides, 0, st);
 }
 
@@ -99,13 +105,22 @@ pyb::object item(const Tensor& t) {
 }  // namespace
 
 void bind_factory(pyb::module_& m) {
-  m.def("empty", [](const DimVector& shape, ScalarType dt) { return empty(shape, dt); });
-  m.def("empty_strided", [](const DimVector& shape, const DimVector& strides, ScalarType dt) {
-    return empty_strided(shape, strides, dt);
-  });
+  m.def(
+      "empty", [](const DimVector& shape, ScalarType dt, const std::string& device) {
+        return empty(shape, dt, parse_device(device));
+      },
+      pyb::arg("shape"), pyb::arg("dtype"), pyb::arg("device") = "cpu");
+  m.def(
+      "empty_strided", [](const DimVector& shape, const DimVector& strides, ScalarType dt, const std::string& device) {
+        return empty_strided(shape, strides, dt, parse_device(device));
+      },
+      pyb::arg("shape"), pyb::arg("strides"), pyb::arg("dtype"), pyb::arg("device") = "cpu");
   m.def("full", &full);
-  m.def("zeros_meta", [](const std::tuple<DimVector, ScalarType>& meta) {
-    Tensor t = empty(std::get<0>(meta), std::get<1>(meta));
+  // meta: (shape, dtype) or (shape, dtype, device) as _attach records it
+  m.def("zeros_meta", [](const pyb::tuple& meta) {
+    EMBER_TYPE_CHECK(meta.size() == 2 || meta.size() == 3, "zeros_meta: expected (shape, dtype[, device])");
+    Device dev = meta.size() == 3 ? parse_device(meta[2].cast<std::string>()) : Device();
+    Tensor t = empty(meta[0].cast<DimVector>(), meta[1].cast<ScalarType>(), dev);
     fill_(t, scalar_tensor(0.0, ScalarType::Float64));
     return t;
   });

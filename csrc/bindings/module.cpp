@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "bindings/casters.h"
+#include "cuda/caching_allocator.h"
 #include "core/error.h"
 #include "core/storage.h"
 
@@ -88,9 +89,14 @@ PYBIND11_MODULE(_C, m) {
   namespace py = pybind11;
   m.doc() = "Ember's compiled core: strided tensors and CPU kernels";
   ember::py::init_types(m.ptr());
+  // ember.cuda.OutOfMemoryError, a RuntimeError as in PyTorch
+  static PyObject* cuda_oom = PyErr_NewException("ember.cuda.OutOfMemoryError", PyExc_RuntimeError, nullptr);
+  m.attr("CudaOutOfMemoryError") = py::handle(cuda_oom);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const ember::cuda::DeviceOutOfMemoryError& e) {
+      PyErr_SetString(cuda_oom, e.what());
     } catch (const ember::TypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const ember::OutOfMemoryError& e) {
@@ -112,4 +118,6 @@ PYBIND11_MODULE(_C, m) {
   ember::py::bind_autograd(m);
   ember::py::bind_optim(m);
   ember::py::bind_storage(m);
+  ember::py::bind_device(m);
+  ember::py::bind_dlpack(m);
 }

@@ -249,6 +249,11 @@ int set_hooks(PyObject* self, PyObject* v, void*) { return set_obj_field(&T(self
 PyObject* get_grad_acc(PyObject* self, void*) { return get_obj_field(T(self)->grad_acc); }
 int set_grad_acc(PyObject* self, PyObject* v, void*) { return set_obj_field(&T(self)->grad_acc, v); }
 PyObject* get_retains_grad(PyObject* self, void*) { return PyBool_FromLong(T(self)->retains_grad); }
+PyObject* get_device_str(PyObject* self, void*) {
+  const Device d = T(self)->t.device();
+  if (d.is_cpu()) return PyUnicode_FromString("cpu");
+  return PyUnicode_FromString(d.str().c_str());
+}
 
 PyGetSetDef tensor_getset[] = {
     {"shape", get_shape, nullptr, "The tensor's sizes, as an ember.Size.", nullptr},
@@ -269,6 +274,7 @@ PyGetSetDef tensor_getset[] = {
     {"_backward_hooks", get_hooks, set_hooks, nullptr, nullptr},
     {"_grad_accumulator", get_grad_acc, set_grad_acc, nullptr, nullptr},
     {"retains_grad", get_retains_grad, nullptr, "Whether this non-leaf tensor keeps its .grad.", nullptr},
+    {"_device", get_device_str, nullptr, "The device as a string ('cpu', 'cuda:0').", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyMemberDef tensor_members[] = {
@@ -439,9 +445,12 @@ PyObject* attach_output(PyObject* t, PyObject* node, long nr) {
   if (!shape) return nullptr;
   PyObject* dt = g_dtypes[int(s->t.dtype())];
   Py_INCREF(dt);
-  PyObject* r = PyTuple_New(2);
+  // off the CPU the device joins the metadata, so a materialised zero gradient lands on it
+  const bool cpu = s->t.device().is_cpu();
+  PyObject* r = PyTuple_New(cpu ? 2 : 3);
   PyTuple_SET_ITEM(r, 0, shape);
   PyTuple_SET_ITEM(r, 1, dt);
+  if (!cpu) PyTuple_SET_ITEM(r, 2, PyUnicode_FromString(s->t.device().str().c_str()));
   return r;
 }
 

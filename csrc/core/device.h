@@ -1,5 +1,5 @@
-// Device: where a tensor's memory lives. Only the CPU exists today; the field is there so the
-// CUDA backend can dispatch on it without changing the tensor layout.
+// Device: where a tensor's memory lives (the CPU, or CUDA device `index`), and the memory statistics a
+// device's allocator keeps.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,6 +19,14 @@ struct Device {
     if (index >= 0) s += ":" + std::to_string(index);
     return s;
   }
+};
+
+// What a device allocator reports (ember.cuda.memory_allocated and friends).
+struct MemoryStats {
+  int64_t allocated = 0, max_allocated = 0;  // bytes of live blocks (rounded to their size class)
+  int64_t reserved = 0, max_reserved = 0;    // bytes held from the raw allocator (live + cached)
+  int64_t raw_allocs = 0, raw_frees = 0;     // calls into the raw allocator (cudaMalloc / cudaFree)
+  int64_t num_ooms = 0;                       // raw allocations refused (each retried once after emptying the cache)
 };
 
 }  // namespace ember

@@ -4,6 +4,15 @@
 #include <cstring>
 #include <string>
 
+// Functions compiled for the host and, under nvcc, for the device too (the shared functor headers use it).
+#ifndef EMBER_HD
+#if defined(__CUDACC__)
+#define EMBER_HD __host__ __device__
+#else
+#define EMBER_HD
+#endif
+#endif
+
 namespace ember {
 
 enum class ScalarType : int8_t {
@@ -22,10 +31,10 @@ constexpr int kNumScalarTypes = 8;
 struct Half {
   uint16_t bits;
   Half() = default;
-  Half(float f) : bits(from_float(f)) {}
-  operator float() const { return to_float(bits); }
+  EMBER_HD Half(float f) : bits(from_float(f)) {}
+  EMBER_HD operator float() const { return to_float(bits); }
 
-  static inline float to_float(uint16_t h) {
+  EMBER_HD static inline float to_float(uint16_t h) {
     uint32_t sign = uint32_t(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t man = h & 0x3ffu;
@@ -46,7 +55,7 @@ struct Half {
     std::memcpy(&f, &out, 4);
     return f;
   }
-  static inline uint16_t from_float(float f) {
+  EMBER_HD static inline uint16_t from_float(float f) {
     uint32_t x;
     std::memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000u;
@@ -73,15 +82,15 @@ struct Half {
 struct BFloat16 {
   uint16_t bits;
   BFloat16() = default;
-  BFloat16(float f) : bits(from_float(f)) {}
-  operator float() const { return to_float(bits); }
-  static inline float to_float(uint16_t b) {
+  EMBER_HD BFloat16(float f) : bits(from_float(f)) {}
+  EMBER_HD operator float() const { return to_float(bits); }
+  EMBER_HD static inline float to_float(uint16_t b) {
     uint32_t x = uint32_t(b) << 16;
     float f;
     std::memcpy(&f, &x, 4);
     return f;
   }
-  static inline uint16_t from_float(float f) {
+  EMBER_HD static inline uint16_t from_float(float f) {
     uint32_t x;
     std::memcpy(&x, &f, 4);
     if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40u);  // quiet nan

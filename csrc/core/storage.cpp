@@ -8,6 +8,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/kernel_table.h"
 
 namespace ember {
 
@@ -29,7 +30,11 @@ static constexpr size_t kHugeThreshold = size_t(4) << 20;
 static constexpr size_t kHeader = (sizeof(StorageImpl) + kAlignment - 1) / kAlignment * kAlignment;
 
 Storage allocate_storage(size_t nbytes, Device device) {
-  EMBER_CHECK(device.is_cpu(), std::runtime_error, "allocate: device ", device.str(), " is not available");
+  if (!device.is_cpu()) return kernels_for(device).allocate(nbytes, device);
+  return allocate_host_storage(nbytes, device);
+}
+
+Storage allocate_host_storage(size_t nbytes, Device device) {
   if (nbytes > physical_memory_bytes()) {
     throw OutOfMemoryError(str("ember: can't allocate memory: you tried to allocate ", nbytes,
                                " bytes, more than this machine's ", physical_memory_bytes(), " bytes of RAM"));

@@ -21,13 +21,18 @@ struct StorageImpl {
   void (*deleter)(void* ctx) = nullptr;
   void* deleter_ctx = nullptr;
   bool inline_block = false;  // header and data were allocated together
+  bool read_only = false;     // memory the owner marked read-only (a non-writeable numpy array): writes raise
 
   static void destroy(StorageImpl* s);
 };
 using Storage = intrusive_ptr<StorageImpl>;
 
-// Allocates nbytes (zero allowed). Throws OutOfMemoryError with a clear message on failure.
+// Allocates nbytes (zero allowed) on `device`, through that device's kernel table. Throws OutOfMemoryError
+// with a clear message on failure.
 Storage allocate_storage(size_t nbytes, Device device = Device());
+// Host memory (64-byte aligned, huge pages for large blocks), labelled with `device` (the CPU, except for the
+// tests' host-backed CUDA slot).
+Storage allocate_host_storage(size_t nbytes, Device device = Device());
 // Wraps memory owned elsewhere; deleter(ctx) runs when the last reference goes away.
 Storage wrap_storage(void* data, size_t nbytes, void (*deleter)(void*), void* ctx, Device device = Device());
 

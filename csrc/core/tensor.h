@@ -85,9 +85,11 @@ class Tensor {
   }
 
  private:
+  // Every geometry passes here: an element count past int64 raises instead of wrapping (expand to 2^40 x 2^40).
   void recompute_numel() {
     int64_t n = 1;
-    for (auto s : sizes_) n *= s;
+    for (auto s : sizes_)
+      if (__builtin_mul_overflow(n, s, &n)) throw std::runtime_error("numel: integer multiplication overflow");
     numel_ = n;
   }
 

@@ -5,6 +5,7 @@
 
 #include "core/tensor.h"
 #include "iter/tensor_iter.h"
+#include "kernels/params.h"
 #include "kernels/pointwise_ops.h"
 
 namespace ember {
@@ -15,6 +16,10 @@ using kernels::BinaryOp;
 using kernels::UnaryBoolOp;
 using kernels::UnaryOp;
 using kernels::UnaryParamOp;
+using kernels::ConvGeometry;
+using kernels::PoolGeometry;
+using kernels::RandomKind;
+using kernels::ReduceOp;
 
 // pointwise.cpp (compiled per ISA)
 void unary(UnaryOp op, const TensorIter& it, ScalarType dtype);            // out, x
@@ -34,15 +39,13 @@ void copy(const TensorIter& it, ScalarType dst, ScalarType src);  // out, in (ca
 void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
 
 // reduce.cpp
-enum class ReduceOp { Sum, Prod, Max, Min, All, Any, SumSquares, NanSum };
 // Reduces `in` into `acc` (same ndim, size 1 or equal per dim; acc dtype = accumulate dtype), combining with
-// what acc already holds. Runs serially; ops/reduce.cpp handles threading.
+// what acc already holds. reduce_into runs serially; reduce (the table entry) splits the work across threads.
 void reduce_into(ReduceOp op, const Tensor& acc, const Tensor& in);
+void reduce(ReduceOp op, const Tensor& acc, const Tensor& in);
 // argmax/argmin along `dim` of in; values (same dtype as in) and int64 indices get the reduced shape.
 void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices);
 void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim);  // cumsum / cumprod
-// accumulate dtype used by reduce_into for a given input dtype
-ScalarType reduce_acc_dtype(ReduceOp op, ScalarType in);
 
 }  // namespace cpu
 }  // namespace ember
@@ -93,11 +96,8 @@ namespace ember {
 namespace cpu {
 
 // random.cpp: fill a contiguous tensor from counter blocks starting at `first_block` under `seed`.
-enum class RandomKind { Uniform, Normal, RandInt, Bernoulli, Exponential };
-// Uniform: [a, b); Normal: mean a, std b; RandInt: [a, b) integers; Bernoulli: P(1) = a; Exponential: rate a.
-void random_fill(const Tensor& out, RandomKind kind, double a, double b, uint64_t seed, uint64_t first_block);
-// Blocks random_fill consumes for a tensor of n elements.
-uint64_t random_blocks(int64_t n, RandomKind kind, ScalarType dtype);
+void random_fill(const Tensor& out, RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
+                 uint64_t seed, uint64_t first_block);
 // out (float dtype, contiguous): Bernoulli draws with per-element probabilities p (same shape, float).
 void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first_block);
 
@@ -132,11 +132,7 @@ void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int
 namespace ember {
 namespace cpu {
 
-// conv.cpp: 2-D convolution on contiguous NCHW tensors (float32/float64). ph/pw are the top/left padding
-// (bottom/right padding is implied by oh/ow); weight is [O, C/groups, kh, kw].
-struct ConvGeometry {
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, groups;
-};
+// conv.cpp: 2-D convolution on contiguous NCHW tensors (float32/float64).
 // Auto picks per call; Gemm / Direct force one (for tests and benchmarks; Direct still needs stride 1).
 enum class ConvAlgorithm { Auto, Gemm, Direct };
 void set_conv_algorithm(ConvAlgorithm a);
@@ -174,11 +170,6 @@ namespace ember {
 namespace cpu {
 
 // pool.cpp: NCHW, contiguous. oh/ow come from the caller (ceil_mode already applied).
-struct PoolGeometry {
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
-  bool count_include_pad;
-  int64_t divisor_override;  // 0: none
-};
 void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeometry& g);
 void max_pool2d_backward(const Tensor& gx, const Tensor& gout, const Tensor& indices);  // also adaptive max
 void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g);

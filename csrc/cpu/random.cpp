@@ -24,7 +24,6 @@ inline float u32_to_unit(uint32_t x) { return float(x >> 8) * (1.0f / 16777216.0
 inline double u64_to_unit(uint64_t x) { return double(x >> 11) * (1.0 / 9007199254740992.0); }
 inline uint64_t join(uint32_t lo, uint32_t hi) { return uint64_t(lo) | (uint64_t(hi) << 32); }
 
-bool wide(RandomKind kind, ScalarType dt) { return kind == RandomKind::RandInt || dt == ScalarType::Float64; }
 
 // Philox4x32-10 (the same rounds as Philox4x32::block) for blocks first .. first + n - 1; r[l][j] is word l
 // of block j.
@@ -160,23 +159,19 @@ void for_chunks(int64_t n, int per, uint64_t seed, uint64_t first, const F& f) {
 
 }  // namespace
 
-uint64_t random_blocks(int64_t n, RandomKind kind, ScalarType dtype) {
-  uint64_t per = wide(kind, dtype) ? 2 : 4;
-  return (uint64_t(n) + per - 1) / per;
-}
-
-void random_fill(const Tensor& out, RandomKind kind, double a, double b, uint64_t seed, uint64_t first) {
+void random_fill(const Tensor& out, RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
+                 uint64_t seed, uint64_t first) {
   const int64_t n = out.numel();
-  const bool wd = wide(kind, out.dtype());
+  const bool wd = kernels::random_wide(kind, out.dtype());
   EMBER_DISPATCH_ALL(out.dtype(), "random", [&] {
     scalar_t* o = out.data<scalar_t>();
     for_chunks(n, wd ? 2 : 4, seed, first, [&](const uint32_t(&r)[4][kChunk], int blocks, int64_t e0, int64_t m) {
       if (kind == RandomKind::RandInt) {
-        const uint64_t range = uint64_t(int64_t(b) - int64_t(a));
         for (int64_t e = 0; e < m; ++e) {
           const int64_t j = e / 2, h = e % 2;
           const uint64_t bits = join(r[2 * h][j], r[2 * h + 1][j]);
-          o[e0 + e] = scalar_t(opmath_t<scalar_t>(int64_t(a) + int64_t(bits % range)));
+          // unsigned arithmetic wraps exactly: low + offset lands in [low, low + span) for any int64 range
+          o[e0 + e] = scalar_t(opmath_t<scalar_t>(int64_t(uint64_t(int_low) + bits % int_span)));
         }
       } else if (wd) {
         double v[2 * kChunk];

@@ -1,10 +1,12 @@
 // Reduction kernels: accumulate-into (sum, prod, max, min, all, any, ...), arg-reductions and scans.
-// All run serially on the slice they are given; ops/reduce.cpp decides how to split work across threads.
+// reduce() is the table entry: it splits the work across threads and runs reduce_into serially on each part.
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/dispatch.h"
+#include "core/parallel.h"
 #include "cpu/kernels.h"
 
 namespace ember {
@@ -148,19 +150,6 @@ void run_same_type(const Tensor& acc, const Tensor& in) {
 
 }  // namespace
 
-ScalarType reduce_acc_dtype(ReduceOp op, ScalarType in) {
-  switch (op) {
-    case ReduceOp::All:
-    case ReduceOp::Any: return ScalarType::Bool;
-    case ReduceOp::Max:
-    case ReduceOp::Min: return is_reduced_float(in) ? ScalarType::Float32 : in;
-    default:
-      if (in == ScalarType::Float64) return ScalarType::Float64;
-      if (is_floating(in)) return ScalarType::Float32;
-      return ScalarType::Int64;
-  }
-}
-
 void reduce_into(ReduceOp op, const Tensor& acc, const Tensor& in) {
   switch (op) {
     case ReduceOp::Sum: return run_typed<SumC>(acc, in);
@@ -245,6 +234,71 @@ void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim) 
         },
         std::max<int64_t>(1, kGrainSize / std::max<int64_t>(len, 1)));
   });
+}
+
+namespace {
+
+ReduceOp combiner(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::NanSum:
+    case ReduceOp::SumSquares: return ReduceOp::Sum;
+    default: return op;
+  }
+}
+
+// A view of dims [start, start + len) of dim d.
+Tensor slice_dim(const Tensor& t, int64_t d, int64_t start, int64_t len) {
+  DimVector sizes = t.sizes();
+  sizes[size_t(d)] = len;
+  return t.as_view(sizes, t.strides(), t.offset() + start * t.strides()[size_t(d)]);
+}
+
+}  // namespace
+
+// The work split depends only on the shapes, never on the thread count, so results are bit-identical
+// with any number of threads: either each output is reduced whole by one task (split over a kept dim), or
+// the reduced dim is cut into a size-determined number of chunks whose partials are combined in order.
+// acc holds the identity on entry, so the partials start as copies of it.
+void reduce(ReduceOp op, const Tensor& acc, const Tensor& x) {
+  if (x.numel() < 2 * kGrainSize) {
+    reduce_into(op, acc, x);
+    return;
+  }
+  int64_t kept = -1, red = -1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    int64_t s = x.sizes()[d];
+    if (acc.sizes()[d] != s) {
+      if (red < 0 || s > x.sizes()[red]) red = d;
+    } else {
+      if (kept < 0 || s > x.sizes()[kept]) kept = d;
+    }
+  }
+  if (kept >= 0 && x.sizes()[kept] >= 8) {
+    parallel_for(0, x.sizes()[kept], 1, [&](int64_t b, int64_t e) {
+      reduce_into(op, slice_dim(acc, kept, b, e - b), slice_dim(x, kept, b, e - b));
+    });
+    return;
+  }
+  if (red < 0 || x.sizes()[red] < 2) {
+    reduce_into(op, acc, x);
+    return;
+  }
+  const int64_t n = x.sizes()[red];
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>({64, n, x.numel() / (int64_t(1) << 18)}));
+  std::vector<Tensor> partial(static_cast<size_t>(chunks));
+  for (auto& p : partial) {
+    p = empty(acc.sizes(), acc.dtype());
+    TensorIter it = TensorIter::build({&p, &acc}, acc.sizes());
+    copy(it, acc.dtype(), acc.dtype());
+  }
+  const int64_t step = (n + chunks - 1) / chunks;
+  parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      int64_t s = c * step, len = std::min(step, n - s);
+      if (len > 0) reduce_into(op, partial[size_t(c)], slice_dim(x, red, s, len));
+    }
+  });
+  for (auto& p : partial) reduce_into(combiner(op), acc, p);
 }
 
 }  // namespace cpu

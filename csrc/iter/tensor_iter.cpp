@@ -8,6 +8,7 @@ namespace ember {
 TensorIter TensorIter::build(std::initializer_list<const Tensor*> operands, const DimVector& shape, int reorder_by) {
   TensorIter it;
   it.ntensors = int(operands.size());
+  if (it.ntensors) it.device = (*operands.begin())->device();
   EMBER_RUNTIME_CHECK(it.ntensors <= kMaxIterOperands, "TensorIter: too many operands");
   const int64_t nd = int64_t(shape.size());
 
@@ -15,6 +16,10 @@ TensorIter TensorIter::build(std::initializer_list<const Tensor*> operands, cons
   DimVector full[kMaxIterOperands];
   int k = 0;
   for (const Tensor* t : operands) {
+    // the last line of defence of the device seam: a kernel reads every operand from one device's memory
+    EMBER_RUNTIME_CHECK(t->device() == (*operands.begin())->device(), "Expected all tensors to be on the same device, "
+                        "but found at least two devices, ", (*operands.begin())->device().str(), " and ",
+                        t->device().str(), "!");
     EMBER_RUNTIME_CHECK(t->dim() <= nd, "TensorIter: operand of shape ", shape_str(t->sizes()),
                         " has more dims than the iteration shape ", shape_str(shape));
     const int64_t isz = int64_t(t->itemsize());

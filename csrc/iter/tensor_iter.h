@@ -21,6 +21,7 @@ struct TensorIter {
   DimVector strides[kMaxIterOperands];    // byte strides, innermost first
   char* data[kMaxIterOperands] = {};
   int64_t numel = 0;
+  Device device;                          // where every operand lives (build checks they agree)
 
   // Operands must already have sizes broadcastable to `shape` (outermost-first, as tensors store it).
   // reorder_by: the operand whose strides decide the iteration order (its smallest stride goes innermost).

@@ -6,9 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#ifndef EMBER_HD
-#define EMBER_HD
-#endif
+#include "core/dtype.h"  // EMBER_HD
 
 namespace ember {
 namespace kmath {

@@ -2,7 +2,7 @@
 #include "ops/common.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "iter/tensor_iter.h"
 
 namespace ember {
@@ -44,7 +44,7 @@ Tensor to_dtype(const Tensor& x, ScalarType dtype) {
   if (x.dtype() == dtype) return x;
   Tensor out = x.dim() > 1 ? empty_like(x, dtype) : empty(x.sizes(), dtype, x.device());
   TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-  cpu::copy(it, dtype, x.dtype());
+  kernels_for(out).copy(it, dtype, x.dtype());
   return out;
 }
 
@@ -52,7 +52,7 @@ Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-  cpu::copy(it, x.dtype(), x.dtype());
+  kernels_for(out).copy(it, x.dtype(), x.dtype());
   return out;
 }
 
@@ -64,6 +64,9 @@ Tensor alloc_like_layout(const DimVector& shape, ScalarType dtype, const Tensor&
 }
 
 void check_writable(const Tensor& self, const char* op) {
+  if (self.numel() == 0) return;  // nothing is written (zero-size tensors may carry zero strides)
+  EMBER_RUNTIME_CHECK(!self.storage()->read_only, op, ": the tensor shares memory with a read-only numpy array "
+                      "(from_numpy of a non-writeable array); copy it with .clone() before writing to it");
   for (int64_t d = 0; d < self.dim(); ++d) {
     EMBER_RUNTIME_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), op,
                         ": unsupported operation: more than one element of the written-to tensor refers to a "
@@ -77,27 +80,71 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
                       a.device().str(), " and ", b.device().str());
 }
 
+void check_devices(std::initializer_list<const Tensor*> operands, const char* op) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : operands) {
+    if (!t || !t->defined()) continue;
+    if (!first) first = t;
+    else check_same_device(*first, *t, op);
+  }
+}
+
+Device common_device(std::initializer_list<const Tensor*> operands, const char* op) {
+  const Tensor* first = nullptr;  // the first operand that fixes the device
+  const Tensor* any = nullptr;
+  for (const Tensor* t : operands) {
+    if (!t || !t->defined()) continue;
+    if (!any) any = t;
+    if (t->dim() == 0 && t->device().is_cpu()) continue;
+    if (!first) {
+      first = t;
+    } else {
+      EMBER_RUNTIME_CHECK(t->device() == first->device(), op,
+                          ": Expected all tensors to be on the same device, but found at least two devices, ",
+                          first->device().str(), " and ", t->device().str(), "!");
+    }
+  }
+  return first ? first->device() : any ? any->device() : Device();
+}
+
+Tensor on_device(const Tensor& t, Device device) {
+  if (!t.defined() || t.device() == device) return t;
+  Tensor r = to_device(t, device);
+  r.set_wrapped_number(t.is_wrapped_number());  // a moved Python number keeps its promotion rank
+  return r;
+}
+
 Tensor scalar_tensor(double v, ScalarType dtype) {
   Tensor t = empty({}, dtype);
-  cpu::fill(t, v, 0, false);
+  kernels_for(t).fill(t, v, 0, false);
   return t;
 }
 
 Tensor scalar_tensor_int(int64_t v, ScalarType dtype) {
   Tensor t = empty({}, dtype);
-  cpu::fill(t, 0.0, v, true);
+  kernels_for(t).fill(t, 0.0, v, true);
   return t;
+}
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  Tensor src = contiguous(x);
+  Tensor out = empty(x.sizes(), x.dtype(), device);
+  // the non-CPU side moves the bytes (host <-> device, or between two devices)
+  kernels_for(device.is_cpu() ? x.device() : device)
+      .copy_bytes(out.data_ptr(), device, src.data_ptr(), x.device(), size_t(x.numel()) * x.itemsize());
+  return out;
 }
 
 double item_double(const Tensor& t) {
   EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-  Tensor d = to_dtype(t, ScalarType::Float64);
+  Tensor d = to_device(to_dtype(t, ScalarType::Float64), Device());
   return *d.data<double>();
 }
 
 int64_t item_int(const Tensor& t) {
   EMBER_RUNTIME_CHECK(t.numel() == 1, "a Tensor with ", t.numel(), " elements cannot be converted to Scalar");
-  Tensor d = to_dtype(t, ScalarType::Int64);
+  Tensor d = to_device(to_dtype(t, ScalarType::Int64), Device());
   return *d.data<int64_t>();
 }
 

@@ -2,7 +2,7 @@
 #include "ops/conv.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 
@@ -11,7 +11,7 @@ namespace ops {
 
 namespace {
 
-cpu::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector& stride, const DimVector& padding,
+kernels::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector& stride, const DimVector& padding,
                            const DimVector& dilation, int64_t groups) {
   EMBER_RUNTIME_CHECK(x.dim() == 4, "conv2d: expected a 4-D input [N, C, H, W], got ", shape_str(x.sizes()));
   EMBER_RUNTIME_CHECK(w.dim() == 4, "conv2d: expected a 4-D weight [O, C/groups, kH, kW], got ", shape_str(w.sizes()));
@@ -26,7 +26,7 @@ cpu::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector& st
   for (auto s : stride) EMBER_RUNTIME_CHECK(s > 0, "conv2d: stride must be positive, got ", shape_str(stride));
   for (auto d : dilation) EMBER_RUNTIME_CHECK(d > 0, "conv2d: dilation must be positive, got ", shape_str(dilation));
   for (auto p : padding) EMBER_RUNTIME_CHECK(p >= 0, "conv2d: negative padding ", shape_str(padding));
-  cpu::ConvGeometry g;
+  kernels::ConvGeometry g;
   g.kh = w.sizes()[2];
   g.kw = w.sizes()[3];
   g.sh = stride[0];
@@ -46,6 +46,7 @@ cpu::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector& st
 }
 
 ScalarType compute_dtype(const Tensor& x, const Tensor& w) {
+  check_same_device(x, w, "conv2d");
   EMBER_RUNTIME_CHECK(x.dtype() == w.dtype(), "conv2d: input type (", dtype_name(x.dtype()), ") and weight type (",
                       dtype_name(w.dtype()), ") should be the same");
   EMBER_TYPE_CHECK(is_floating(x.dtype()), "conv2d: expected floating point tensors, got ", dtype_name(x.dtype()));
@@ -56,8 +57,9 @@ ScalarType compute_dtype(const Tensor& x, const Tensor& w) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const DimVector& stride, const DimVector& padding,
               const DimVector& dilation, int64_t groups) {
-  cpu::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
+  kernels::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
   ScalarType c = compute_dtype(x, w);
+  check_devices({&x, &bias}, "conv2d");
   if (bias.defined())
     EMBER_RUNTIME_CHECK(bias.dim() == 1 && bias.sizes()[0] == w.sizes()[0], "conv2d: bias of shape ",
                         shape_str(bias.sizes()), " does not match ", w.sizes()[0], " output channels");
@@ -66,10 +68,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const DimVec
   Tensor out = empty({x.sizes()[0], w.sizes()[0], g.oh, g.ow}, c, x.device());
   if (out.numel()) {
     if (xc.numel() == 0 || wc.sizes()[1] == 0) {
-      cpu::fill(out, 0.0, 0, true);
+      kernels_for(out).fill(out, 0.0, 0, true);
       if (bc.defined()) copy_(out, bc.as_view({1, bc.sizes()[0], 1, 1}, {0, 1, 0, 0}, bc.offset()));
     } else {
-      cpu::conv2d_forward(out, xc, wc, bc, g);
+      kernels_for(out).conv2d_forward(out, xc, wc, bc, g);
     }
   }
   return to_dtype(out, x.dtype());
@@ -79,7 +81,7 @@ std::tuple<Tensor, Tensor, Tensor> conv2d_backward(const Tensor& gout, const Ten
                                                    const DimVector& stride, const DimVector& padding,
                                                    const DimVector& dilation, int64_t groups, bool need_x,
                                                    bool need_w, bool need_b) {
-  cpu::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
+  kernels::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
   ScalarType c = compute_dtype(x, w);
   DimVector oshape = {x.sizes()[0], w.sizes()[0], g.oh, g.ow};
   EMBER_RUNTIME_CHECK(gout.sizes() == oshape, "conv2d_backward: grad_output of shape ", shape_str(gout.sizes()),
@@ -88,10 +90,10 @@ std::tuple<Tensor, Tensor, Tensor> conv2d_backward(const Tensor& gout, const Ten
   Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
   Tensor gw = need_w ? empty(w.sizes(), c, w.device()) : Tensor();
   Tensor gb = need_b ? empty({w.sizes()[0]}, c, w.device()) : Tensor();
-  if (gx.defined()) cpu::fill(gx, 0.0, 0, true);
-  if (gw.defined()) cpu::fill(gw, 0.0, 0, true);
-  if (gb.defined()) cpu::fill(gb, 0.0, 0, true);
-  if (go.numel() && xc.numel() && wc.numel()) cpu::conv2d_backward(go, xc, wc, g, gx, gw, gb);
+  if (gx.defined()) kernels_for(gx).fill(gx, 0.0, 0, true);
+  if (gw.defined()) kernels_for(gw).fill(gw, 0.0, 0, true);
+  if (gb.defined()) kernels_for(gb).fill(gb, 0.0, 0, true);
+  if (go.numel() && xc.numel() && wc.numel()) kernels_for(go).conv2d_backward(go, xc, wc, g, gx, gw, gb);
   return {gx.defined() ? to_dtype(gx, x.dtype()) : gx, gw.defined() ? to_dtype(gw, w.dtype()) : gw,
           gb.defined() ? to_dtype(gb, w.dtype()) : gb};
 }

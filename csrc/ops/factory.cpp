@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 #include "ops/reduce.h"
@@ -53,8 +53,8 @@ Tensor eye(int64_t n, int64_t m, ScalarType dtype) {
   EMBER_RUNTIME_CHECK(n >= 0, "n must be greater or equal to 0, got ", n);
   EMBER_RUNTIME_CHECK(m >= 0, "m must be greater or equal to 0, got ", m);
   Tensor out = empty({n, m}, dtype);
-  cpu::fill(out, 0.0, 0, true);
-  if (std::min(n, m) > 0) cpu::fill(diagonal(out, 0, 0, 1), 0.0, 1, true);
+  kernels_for(out).fill(out, 0.0, 0, true);
+  if (std::min(n, m) > 0) kernels_for(out).fill(diagonal(out, 0, 0, 1), 0.0, 1, true);
   return out;
 }
 
@@ -62,16 +62,17 @@ namespace {
 
 Generator& gen_or_default(Generator* g) { return g ? *g : *default_generator(); }
 
-void random_into(const Tensor& self, cpu::RandomKind kind, double a, double b, Generator* gen) {
+void random_into(const Tensor& self, kernels::RandomKind kind, double a, double b, Generator* gen,
+                 int64_t int_low = 0, uint64_t int_span = 1) {
   check_writable(self, "random");
   if (self.numel() == 0) return;
   Generator& g = gen_or_default(gen);
-  uint64_t first = g.reserve(cpu::random_blocks(self.numel(), kind, self.dtype()));
+  uint64_t first = g.reserve(kernels::random_blocks(self.numel(), kind, self.dtype()));
   if (self.is_contiguous()) {
-    cpu::random_fill(self, kind, a, b, g.seed(), first);
+    kernels_for(self).random_fill(self, kind, a, b, int_low, int_span, g.seed(), first);
   } else {
-    Tensor tmp = empty(self.sizes(), self.dtype());
-    cpu::random_fill(tmp, kind, a, b, g.seed(), first);
+    Tensor tmp = empty(self.sizes(), self.dtype(), self.device());
+    kernels_for(tmp).random_fill(tmp, kind, a, b, int_low, int_span, g.seed(), first);
     copy_(self, tmp);
   }
   self.bump_version();
@@ -81,44 +82,76 @@ void random_into(const Tensor& self, cpu::RandomKind kind, double a, double b, G
 
 void uniform_(const Tensor& self, double from, double to, Generator* gen) {
   EMBER_RUNTIME_CHECK(from <= to, "uniform_ expects to return a [from, to) range, but found from=", from, " > to=", to);
-  random_into(self, cpu::RandomKind::Uniform, from, to, gen);
+  random_into(self, kernels::RandomKind::Uniform, from, to, gen);
 }
 
 void normal_(const Tensor& self, double mean, double std, Generator* gen) {
   EMBER_RUNTIME_CHECK(std >= 0.0, "normal expects std >= 0.0, but found std ", std);
   EMBER_TYPE_CHECK(is_floating(self.dtype()), "\"normal_\" not implemented for '", dtype_name(self.dtype()), "'");
-  random_into(self, cpu::RandomKind::Normal, mean, std, gen);
+  random_into(self, kernels::RandomKind::Normal, mean, std, gen);
 }
 
 void random_int_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
   EMBER_RUNTIME_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  random_into(self, cpu::RandomKind::RandInt, double(low), double(high), gen);
+  int64_t lo = INT64_MIN, hi = INT64_MAX;  // the values the dtype holds ([lo, hi] inclusive)
+  switch (self.dtype()) {
+    case ScalarType::Bool: lo = 0, hi = 1; break;
+    case ScalarType::UInt8: lo = 0, hi = 255; break;
+    case ScalarType::Int32: lo = INT32_MIN, hi = INT32_MAX; break;
+    case ScalarType::Float16: lo = -(int64_t(1) << 11), hi = int64_t(1) << 11; break;
+    case ScalarType::BFloat16: lo = -(int64_t(1) << 8), hi = int64_t(1) << 8; break;
+    case ScalarType::Float32: lo = -(int64_t(1) << 24), hi = int64_t(1) << 24; break;
+    case ScalarType::Float64: lo = -(int64_t(1) << 53), hi = int64_t(1) << 53; break;
+    default: break;
+  }
+  EMBER_RUNTIME_CHECK(low >= lo && high - 1 <= hi, "random_ expects 'from' and 'to' - 1 to lie within [", lo, ", ", hi,
+                      "] for dtype ", dtype_name(self.dtype()), ", but got from=", low, " and to=", high);
+  random_into(self, kernels::RandomKind::RandInt, double(low), double(high), gen, low,
+              uint64_t(high) - uint64_t(low));
 }
 
 void bernoulli_scalar_(const Tensor& self, double p, Generator* gen) {
   EMBER_RUNTIME_CHECK(p >= 0.0 && p <= 1.0, "bernoulli_ expects p to be in [0, 1], but got p=", p);
-  random_into(self, cpu::RandomKind::Bernoulli, p, 0.0, gen);
+  random_into(self, kernels::RandomKind::Bernoulli, p, 0.0, gen);
 }
 
 void exponential_(const Tensor& self, double rate, Generator* gen) {
   EMBER_RUNTIME_CHECK(rate > 0.0, "exponential_ expects lambda > 0.0, but found lambda=", rate);
-  random_into(self, cpu::RandomKind::Exponential, rate, 0.0, gen);
+  random_into(self, kernels::RandomKind::Exponential, rate, 0.0, gen);
 }
 
 Tensor bernoulli(const Tensor& p, Generator* gen) {
   EMBER_TYPE_CHECK(is_floating(p.dtype()), "bernoulli expects a floating point probability tensor, got ",
                    dtype_name(p.dtype()));
   Tensor pc = contiguous(p);
-  Tensor out = empty(p.sizes(), p.dtype());
+  Tensor out = empty(p.sizes(), p.dtype(), p.device());
   if (out.numel() == 0) return out;
+  // every probability in [0, 1] (NaN fails too), as PyTorch checks
+  Tensor ok = binary_bool(BinaryBoolOp::logical_and, binary_bool(BinaryBoolOp::ge, pc, scalar_tensor(0.0, pc.dtype())),
+                          binary_bool(BinaryBoolOp::le, pc, scalar_tensor(1.0, pc.dtype())));
+  EMBER_RUNTIME_CHECK(item_int(all(ok, {}, false)), "bernoulli: expected every probability in [0, 1], got values outside "
+                      "it (or NaN)");
   Generator& g = gen_or_default(gen);
-  uint64_t first = g.reserve(cpu::random_blocks(out.numel(), cpu::RandomKind::Uniform, ScalarType::Float32));
-  cpu::bernoulli_tensor(out, pc, g.seed(), first);
+  uint64_t first = g.reserve(kernels::random_blocks(out.numel(), kernels::RandomKind::Uniform, ScalarType::Float32));
+  kernels_for(out).bernoulli_tensor(out, pc, g.seed(), first);
   return out;
 }
 
 Tensor randperm(int64_t n, ScalarType dtype, Generator* gen) {
   EMBER_RUNTIME_CHECK(n >= 0, "n must be non-negative, got", n);
+  int64_t cap = INT64_MAX;  // the largest n whose values 0 .. n-1 the dtype holds exactly
+  switch (dtype) {
+    case ScalarType::Bool: cap = 2; break;
+    case ScalarType::UInt8: cap = 256; break;
+    case ScalarType::Int32: cap = int64_t(1) << 31; break;
+    case ScalarType::Float16: cap = (int64_t(1) << 11) + 1; break;
+    case ScalarType::BFloat16: cap = (int64_t(1) << 8) + 1; break;
+    case ScalarType::Float32: cap = (int64_t(1) << 24) + 1; break;
+    case ScalarType::Float64: cap = (int64_t(1) << 53) + 1; break;
+    default: break;
+  }
+  EMBER_RUNTIME_CHECK(n <= cap, "randperm: n=", n, " is too large for dtype ", dtype_name(dtype), ", which holds the values 0..n-1 "
+                      "exactly only up to n=", cap);
   // random 63-bit keys, stable-sorted: a uniform permutation (ties have probability ~n^2 / 2^63)
   Tensor keys = empty({n}, ScalarType::Int64);
   if (n) random_int_(keys, 0, INT64_MAX, gen);
@@ -131,7 +164,9 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   EMBER_TYPE_CHECK(is_floating(probs.dtype()), "multinomial only supports floating-point dtypes for input, got ",
                    dtype_name(probs.dtype()));
   EMBER_RUNTIME_CHECK(num_samples > 0, "cannot sample n_sample <= 0 samples");
-  Tensor p2 = contiguous(to_dtype(probs.dim() == 1 ? unsqueeze(probs, 0) : probs, ScalarType::Float64));
+  // drawn on the host: one pass per row over the categories
+  Tensor p2 = to_device(contiguous(to_dtype(probs.dim() == 1 ? unsqueeze(probs, 0) : probs, ScalarType::Float64)),
+                        Device());
   const int64_t rows = p2.sizes()[0], cats = p2.sizes()[1];
   EMBER_RUNTIME_CHECK(replacement || num_samples <= cats,
                       "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
@@ -170,15 +205,16 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
       }
     }
   }
+  out = to_device(out, probs.device());
   return probs.dim() == 1 ? squeeze_dim(out, 0) : out;
 }
 
 std::tuple<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
   Tensor xv = x.dim() == 0 ? x.as_view({1}, {1}, x.offset()) : x;
   int64_t d = wrap_dim(dim, x.dim());
-  Tensor values = empty(xv.sizes(), x.dtype());
-  Tensor indices = empty(xv.sizes(), ScalarType::Int64);
-  if (x.numel()) cpu::sort(values, indices, xv, d, descending);
+  Tensor values = empty(xv.sizes(), x.dtype(), x.device());
+  Tensor indices = empty(xv.sizes(), ScalarType::Int64, x.device());
+  if (x.numel()) kernels_for(values).sort(values, indices, xv, d, descending);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};
 }
@@ -191,9 +227,9 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool la
                       xv.sizes()[d], ")");
   DimVector shape = xv.sizes();
   shape[d] = k;
-  Tensor values = empty(shape, x.dtype());
-  Tensor indices = empty(shape, ScalarType::Int64);
-  if (values.numel()) cpu::topk(values, indices, xv, k, d, largest);
+  Tensor values = empty(shape, x.dtype(), x.device());
+  Tensor indices = empty(shape, ScalarType::Int64, x.device());
+  if (values.numel()) kernels_for(values).topk(values, indices, xv, k, d, largest);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   return {values, indices};
 }

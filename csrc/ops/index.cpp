@@ -4,7 +4,7 @@
 #include "ops/index.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "iter/tensor_iter.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
@@ -26,7 +26,7 @@ Tensor as_long_index(const Tensor& idx, const char* op) {
 void check_range(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative = true) {
   if (idx.numel() == 0) return;
   int64_t lo, hi;
-  cpu::int_min_max(idx, &lo, &hi);
+  kernels_for(idx).int_min_max(idx, &lo, &hi);
   EMBER_INDEX_CHECK(lo >= (allow_negative ? -size : 0), "index ", lo, " is out of bounds for dimension ", dim,
                     " with size ", size);
   EMBER_INDEX_CHECK(hi < size, "index ", hi, " is out of bounds for dimension ", dim, " with size ", size);
@@ -54,7 +54,7 @@ void run_gather(const IndexedOp& op, const Tensor& out) {
     case 5: it = TensorIter::build({&out, &op.base, i[0], i[1], i[2], i[3], i[4]}, op.shape); break;
     default: it = TensorIter::build({&out, &op.base, i[0], i[1], i[2], i[3], i[4], i[5]}, op.shape); break;
   }
-  cpu::index_gather(it, int(op.idx.size()), op.stride_bytes.data(), op.sizes.data(), out.itemsize());
+  kernels_for(out).index_gather(it, int(op.idx.size()), op.stride_bytes.data(), op.sizes.data(), out.itemsize());
 }
 
 void run_scatter(const IndexedOp& op, const Tensor& src, bool accumulate) {
@@ -71,7 +71,7 @@ void run_scatter(const IndexedOp& op, const Tensor& src, bool accumulate) {
     case 5: it = TensorIter::build({&op.base, &src, i[0], i[1], i[2], i[3], i[4]}, op.shape); break;
     default: it = TensorIter::build({&op.base, &src, i[0], i[1], i[2], i[3], i[4], i[5]}, op.shape); break;
   }
-  cpu::index_scatter(it, int(op.idx.size()), op.stride_bytes.data(), op.sizes.data(), op.base.dtype(), accumulate);
+  kernels_for(op.base).index_scatter(it, int(op.idx.size()), op.stride_bytes.data(), op.sizes.data(), op.base.dtype(), accumulate);
 }
 
 // One index along `dim` (index_select / index_add / index_fill): the index runs along dim, broadcast elsewhere.
@@ -146,12 +146,13 @@ IndexedOp advanced(const Tensor& self, const OptTensorList& raw) {
         // a 0-d mask adds a dim of size 0 or 1: handled by the caller through unsqueeze; here it selects all
         continue;
       }
-      for (int64_t j = 0; j < mask.dim(); ++j) indices.emplace_back(select(nz, 1, j));
+      // indices may live on the CPU for a tensor on another device, as in PyTorch
+      for (int64_t j = 0; j < mask.dim(); ++j) indices.emplace_back(to_device(select(nz, 1, j), self.device()));
     } else if (r) {
       EMBER_INDEX_CHECK(r->dtype() == ScalarType::Int64 || r->dtype() == ScalarType::Int32,
                         "tensors used as indices must be long, int, byte or bool tensors, got ",
                         dtype_name(r->dtype()));
-      indices.emplace_back(to_dtype(*r, ScalarType::Int64));
+      indices.emplace_back(to_device(to_dtype(*r, ScalarType::Int64), self.device()));
     } else {
       indices.emplace_back(std::nullopt);
     }
@@ -390,7 +391,7 @@ void masked_fill_(const Tensor& self, const Tensor& mask, const Tensor& value) {
   Tensor m = to_dtype(mask, ScalarType::Bool);
   Tensor v = to_dtype(value.dim() ? reshape(value, {}) : value, self.dtype());
   TensorIter it = TensorIter::build({&self, &m, &v, &self}, self.sizes());
-  cpu::where(it, self.itemsize());
+  kernels_for(self).where(it, self.itemsize());
   self.bump_version();
 }
 
@@ -400,15 +401,15 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
   DimVector shape = broadcast_shapes(x.sizes(), mask.sizes());
   Tensor xe = expand(x, shape);
   Tensor me = expand(to_dtype(mask, ScalarType::Bool), shape);
-  Tensor out = empty({cpu::count_nonzero(me)}, x.dtype(), x.device());
-  if (out.numel()) cpu::masked_select(xe, me, out);
+  Tensor out = empty({kernels_for(me).count_nonzero(me)}, x.dtype(), x.device());
+  if (out.numel()) kernels_for(xe).masked_select(xe, me, out);
   return out;
 }
 
 Tensor nonzero(const Tensor& x) {
-  int64_t n = cpu::count_nonzero(x);
+  int64_t n = kernels_for(x).count_nonzero(x);
   Tensor out = empty({n, x.dim()}, ScalarType::Int64, x.device());
-  if (n && x.dim()) cpu::nonzero(x, out);
+  if (n && x.dim()) kernels_for(x).nonzero(x, out);
   return out;
 }
 

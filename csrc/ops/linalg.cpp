@@ -2,7 +2,7 @@
 #include "ops/linalg.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 #include "ops/shape.h"
@@ -31,11 +31,11 @@ Tensor as_3d(const Tensor& x, int64_t B) {
 void gemm(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
   if (is_reduced_float(out.dtype())) {
     Tensor o32 = to_dtype(out, ScalarType::Float32);
-    cpu::gemm_batched(o32, to_dtype(a, ScalarType::Float32), to_dtype(b, ScalarType::Float32), alpha, beta);
+    kernels_for(o32).gemm_batched(o32, to_dtype(a, ScalarType::Float32), to_dtype(b, ScalarType::Float32), alpha, beta);
     copy_(out, o32);
     return;
   }
-  cpu::gemm_batched(out, a, b, alpha, beta);
+  kernels_for(out).gemm_batched(out, a, b, alpha, beta);
 }
 
 void check_mm(const Tensor& a, const Tensor& b) {

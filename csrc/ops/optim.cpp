@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/shape.h"
-#include "cpu/optim.h"
+#include "core/kernel_table.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 
@@ -67,14 +67,15 @@ class FusedCall {
     }
   }
 
-  cpu::OptimSegment& seg(size_t i) { return segs_[i]; }
+  kernels::OptimSegment& seg(size_t i) { return segs_[i]; }
+  Device device() const { return params_.empty() ? Device() : params_[0].device(); }
   size_t size() const { return segs_.size(); }
 
   // Runs kernel(dtype, segments) once per parameter dtype, then copies temporaries back and bumps versions.
   template <class Kernel>
   void run(const Kernel& kernel) {
     for (ScalarType dt : {ScalarType::Float32, ScalarType::Float64, ScalarType::Float16, ScalarType::BFloat16}) {
-      std::vector<cpu::OptimSegment> group;
+      std::vector<kernels::OptimSegment> group;
       for (size_t i = 0; i < segs_.size(); ++i)
         if (params_[i].dtype() == dt && segs_[i].n > 0) group.push_back(segs_[i]);
       if (!group.empty()) kernel(dt, group);
@@ -105,8 +106,10 @@ class FusedCall {
     EMBER_RUNTIME_CHECK(p.defined(), op_, ": parameter ", i, " is undefined");
     EMBER_TYPE_CHECK(is_floating(p.dtype()), op_, ": parameter ", i, " has dtype ", dtype_name(p.dtype()),
                      "; optimizers update floating-point tensors only");
-    EMBER_RUNTIME_CHECK(p.device().is_cpu(), op_, ": parameter ", i, " is on ", p.device().str(),
-                        "; this build only has CPU kernels");
+    // one fused call runs on one device's kernels
+    EMBER_RUNTIME_CHECK(p.device() == params_[0].device(), op_, ": parameter ", i, " is on ", p.device().str(),
+                        " but parameter 0 is on ", params_[0].device().str(),
+                        "; a fused step updates the parameters of one device (put them in separate groups)");
     check_writable(p, op_);
     check_operand(i, grad, "grad", false);
     for (const auto& s : states_) {
@@ -137,7 +140,7 @@ class FusedCall {
 
   void layout(size_t i, const Tensor& grad) {
     const Tensor& p = params_[i];
-    cpu::OptimSegment& s = segs_[i];
+    kernels::OptimSegment& s = segs_[i];
     s.n = p.numel();
     if (s.n == 0) return;
     DimVector strides = p.is_non_overlapping_and_dense() ? p.strides() : contiguous_strides(p.sizes());
@@ -157,7 +160,7 @@ class FusedCall {
   const char* op_;
   const TensorList& params_;
   std::vector<NamedList> states_;
-  std::vector<cpu::OptimSegment> segs_;
+  std::vector<kernels::OptimSegment> segs_;
   std::vector<std::pair<Tensor, Tensor>> writeback_;  // (original, temporary)
   TensorList keep_;                                   // temporaries stay alive until the kernel has run
 };
@@ -194,8 +197,8 @@ void sgd_(const TensorList& params, const TensorList& grads, const TensorList& m
   FusedCall call("sgd", params, grads, {{&momentum_buffers, "momentum_buffer", has_momentum}});
   if (has_momentum) call.check_length("fresh", fresh.size(), params.size());
   for (size_t i = 0; i < call.size(); ++i) call.seg(i).fresh = has_momentum && fresh[i];
-  cpu::SgdOptions o{lr, momentum, dampening, weight_decay, nesterov, maximize};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::sgd(dt, s, o); });
+  kernels::SgdOptions o{lr, momentum, dampening, weight_decay, nesterov, maximize};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).sgd(dt, s, o); });
 }
 
 void adam_(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
@@ -212,8 +215,8 @@ void adam_(const TensorList& params, const TensorList& grads, const TensorList& 
     call.seg(i).c[0] = lr / (1.0 - std::pow(beta1, step[i]));
     call.seg(i).c[1] = std::sqrt(1.0 - std::pow(beta2, step[i]));
   }
-  cpu::AdamOptions o{beta1, beta2, eps, weight_decay, lr, amsgrad, maximize, decoupled_weight_decay};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::adam(dt, s, o); });
+  kernels::AdamOptions o{beta1, beta2, eps, weight_decay, lr, amsgrad, maximize, decoupled_weight_decay};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).adam(dt, s, o); });
 }
 
 void adagrad_(const TensorList& params, const TensorList& grads, const TensorList& state_sums,
@@ -222,8 +225,8 @@ void adagrad_(const TensorList& params, const TensorList& grads, const TensorLis
   call.check_scalars(steps, "step");
   std::vector<double> step = advance_steps(steps);
   for (size_t i = 0; i < call.size(); ++i) call.seg(i).c[0] = lr / (1.0 + (step[i] - 1.0) * lr_decay);
-  cpu::AdagradOptions o{weight_decay, eps, maximize};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::adagrad(dt, s, o); });
+  kernels::AdagradOptions o{weight_decay, eps, maximize};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).adagrad(dt, s, o); });
 }
 
 void rmsprop_(const TensorList& params, const TensorList& grads, const TensorList& square_avgs,
@@ -236,8 +239,8 @@ void rmsprop_(const TensorList& params, const TensorList& grads, const TensorLis
                   {&momentum_buffers, "momentum_buffer", has_momentum}});
   call.check_scalars(steps, "step");
   advance_steps(steps);
-  cpu::RmspropOptions o{lr, alpha, eps, weight_decay, momentum, centered, maximize};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::rmsprop(dt, s, o); });
+  kernels::RmspropOptions o{lr, alpha, eps, weight_decay, momentum, centered, maximize};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).rmsprop(dt, s, o); });
 }
 
 void adamax_(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
@@ -247,8 +250,8 @@ void adamax_(const TensorList& params, const TensorList& grads, const TensorList
   call.check_scalars(steps, "step");
   std::vector<double> step = advance_steps(steps);
   for (size_t i = 0; i < call.size(); ++i) call.seg(i).c[0] = lr / (1.0 - std::pow(beta1, step[i]));
-  cpu::AdamaxOptions o{beta1, beta2, eps, weight_decay, maximize};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::adamax(dt, s, o); });
+  kernels::AdamaxOptions o{beta1, beta2, eps, weight_decay, maximize};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).adamax(dt, s, o); });
 }
 
 void nadam_(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
@@ -268,8 +271,8 @@ void nadam_(const TensorList& params, const TensorList& grads, const TensorList&
     call.seg(i).c[1] = -lr * (1.0 - mu) / (1.0 - mu_product);
     call.seg(i).c[2] = -lr * mu_next / (1.0 - mu_product * mu_next);
   }
-  cpu::NadamOptions o{beta1, beta2, eps, weight_decay, lr, decoupled_weight_decay, maximize};
-  call.run([&](ScalarType dt, const std::vector<cpu::OptimSegment>& s) { cpu::nadam(dt, s, o); });
+  kernels::NadamOptions o{beta1, beta2, eps, weight_decay, lr, decoupled_weight_decay, maximize};
+  call.run([&](ScalarType dt, const std::vector<kernels::OptimSegment>& s) { kernels_for(call.device()).nadam(dt, s, o); });
 }
 
 }  // namespace ops

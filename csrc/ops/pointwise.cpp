@@ -3,7 +3,7 @@
 #include "ops/pointwise.h"
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
+#include "core/kernel_table.h"
 #include "iter/tensor_iter.h"
 #include "ops/common.h"
 #include "ops/reduce.h"
@@ -74,7 +74,7 @@ static void run_unary(UnaryOp op, const Tensor& out, const Tensor& x, const Plan
   Tensor xin = to_dtype(x, p.compute);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &xin}, x.sizes());
-  cpu::unary(op, it, p.compute);
+  kernels_for(o).unary(op, it, p.compute);
   finish(out, o);
 }
 
@@ -100,7 +100,7 @@ Tensor unary_bool(UnaryBoolOp op, const Tensor& x) {
   Tensor xin = to_dtype(x, c);
   Tensor out = alloc_like_layout(x.sizes(), ScalarType::Bool, x);
   TensorIter it = TensorIter::build({&out, &xin}, x.sizes());
-  cpu::unary_bool(op, it, c);
+  kernels_for(out).unary_bool(op, it, c);
   return out;
 }
 
@@ -109,7 +109,7 @@ static void run_unary_param(UnaryParamOp op, const Tensor& out, const Tensor& x,
   Tensor xin = to_dtype(x, p.compute);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &xin}, x.sizes());
-  cpu::unary_param(op, it, p.compute, p0, p1, p2);
+  kernels_for(o).unary_param(op, it, p.compute, p0, p1, p2);
   finish(out, o);
 }
 
@@ -144,16 +144,17 @@ static void check_int_divisor(BinaryOp op, ScalarType compute, const Tensor& b) 
 }
 
 static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, const Plan& p) {
-  check_same_device(a, b, op_name(op));
   Tensor ain = to_dtype(a, p.compute), bin = to_dtype(b, p.compute);
   check_int_divisor(op, p.compute, bin);
   Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
-  cpu::binary(op, it, p.compute);
+  kernels_for(o).binary(op, it, p.compute);
   finish(out, o);
 }
 
-Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&a0, &b0}, op_name(op));
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev);
   ScalarType dt = result_type({&a, &b});
   Plan p = plan_for(kBinaryCls[int(op)], dt, op_name(op));
   DimVector shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes());
@@ -175,8 +176,10 @@ static void check_inplace_dtype(ScalarType result, ScalarType self, const char* 
                       dtype_name(self));
 }
 
-void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
+void binary_(BinaryOp op, const Tensor& self, const Tensor& other0) {
   check_writable(self, op_name(op));
+  const Tensor other = on_device(other0, common_device({&self, &other0}, op_name(op)));
+  check_same_device(self, other, op_name(op));
   check_inplace_shape(self, other, op_name(op));
   ScalarType dt = result_type({&self, &other});
   Plan p = plan_for(kBinaryCls[int(op)], dt, op_name(op));
@@ -188,20 +191,21 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   self.bump_version();
 }
 
-static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  check_same_device(a, b, op_name(op));
+static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&out, &a0, &b0}, op_name(op));
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev);
   ScalarType dt = result_type({&a, &b});
   ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
   Tensor ain = to_dtype(a, c), bin = to_dtype(b, c);
   Tensor o = compute_out(out, ScalarType::Bool);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
-  cpu::binary_bool(op, it, c);
+  kernels_for(o).binary_bool(op, it, c);
   finish(out, o);
 }
 
 Tensor binary_bool(BinaryBoolOp op, const Tensor& a, const Tensor& b) {
   DimVector shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes());
-  Tensor out = alloc_like_layout(shape, ScalarType::Bool, a);
+  Tensor out = alloc_like_layout(shape, ScalarType::Bool, on_device(a, common_device({&a, &b}, op_name(op))));
   run_binary_bool(op, out, a, b);
   return out;
 }
@@ -215,7 +219,9 @@ void binary_bool_(BinaryBoolOp op, const Tensor& self, const Tensor& other) {
 
 // ----------------------------------------------------------------------------------------------- ternary
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
+  const Device dev = common_device({&cond0, &a0, &b0}, "where");
+  const Tensor cond = on_device(cond0, dev), a = on_device(a0, dev), b = on_device(b0, dev);
   EMBER_TYPE_CHECK(cond.dtype() == ScalarType::Bool || cond.dtype() == ScalarType::UInt8,
                    "where expected condition to be a boolean tensor, but got a tensor with dtype ",
                    dtype_name(cond.dtype()));
@@ -225,18 +231,20 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DimVector shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes()), b.sizes());
   Tensor out = empty(shape, dt, a.device());
   TensorIter it = TensorIter::build({&out, &c, &ain, &bin}, shape);
-  cpu::where(it, itemsize(dt));
+  kernels_for(out).where(it, itemsize(dt));
   return out;
 }
 
-static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo, const Tensor& hi, ScalarType dt) {
+static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo0, const Tensor& hi0, ScalarType dt) {
+  const Device dev = common_device({&out, &x, &lo0, &hi0}, "clamp");
+  const Tensor lo = on_device(lo0, dev), hi = on_device(hi0, dev);
   ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
-  Tensor xin = to_dtype(x, c);
-  Tensor l = lo.defined() ? to_dtype(lo, c) : scalar_tensor(0, c);
-  Tensor h = hi.defined() ? to_dtype(hi, c) : scalar_tensor(0, c);
+  Tensor xin = to_dtype(on_device(x, dev), c);
+  Tensor l = lo.defined() ? to_dtype(lo, c) : on_device(scalar_tensor(0, c), dev);
+  Tensor h = hi.defined() ? to_dtype(hi, c) : on_device(scalar_tensor(0, c), dev);
   Tensor o = compute_out(out, c);
   TensorIter it = TensorIter::build({&o, &xin, &l, &h}, out.sizes());
-  cpu::clamp(it, c, lo.defined(), hi.defined());
+  kernels_for(o).clamp(it, c, lo.defined(), hi.defined());
   finish(out, o);
 }
 
@@ -247,7 +255,7 @@ Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi) {
   DimVector shape = x.sizes();
   if (lo.defined()) shape = broadcast_shapes(shape, lo.sizes());
   if (hi.defined()) shape = broadcast_shapes(shape, hi.sizes());
-  Tensor out = alloc_like_layout(shape, dt, x);
+  Tensor out = alloc_like_layout(shape, dt, on_device(x, common_device({&x, &lo, &hi}, "clamp")));
   run_clamp(out, x, lo, hi, dt);
   return out;
 }
@@ -263,13 +271,15 @@ void clamp_(const Tensor& self, const Tensor& lo, const Tensor& hi) {
   self.bump_version();
 }
 
-static void run_addcmul(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, double value, bool divide,
-                        ScalarType dt) {
+static void run_addcmul(const Tensor& out, const Tensor& a0, const Tensor& b0, const Tensor& c0, double value,
+                        bool divide, ScalarType dt) {
+  const Device dev = common_device({&out, &a0, &b0, &c0}, divide ? "addcdiv" : "addcmul");
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev), c = on_device(c0, dev);
   ScalarType cd = is_reduced_float(dt) ? ScalarType::Float32 : dt;
   Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd), ci = to_dtype(c, cd);
   Tensor o = compute_out(out, cd);
   TensorIter it = TensorIter::build({&o, &ai, &bi, &ci}, out.sizes());
-  cpu::addcmul(it, cd, value, divide);
+  kernels_for(o).addcmul(it, cd, value, divide);
   finish(out, o);
 }
 
@@ -277,7 +287,7 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c, double value, 
   ScalarType dt = result_type({&a, &b, &c});
   if (divide && !is_floating(dt)) dt = default_dtype();
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), c.sizes());
-  Tensor out = alloc_like_layout(shape, dt, a);
+  Tensor out = alloc_like_layout(shape, dt, on_device(a, common_device({&a, &b, &c}, divide ? "addcdiv" : "addcmul")));
   run_addcmul(out, a, b, c, value, divide, dt);
   return out;
 }
@@ -291,7 +301,9 @@ void addcmul_(const Tensor& self, const Tensor& b, const Tensor& c, double value
   self.bump_version();
 }
 
-Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& w) {
+Tensor lerp(const Tensor& a0, const Tensor& b0, const Tensor& w0) {
+  const Device dev = common_device({&a0, &b0, &w0}, "lerp");
+  const Tensor a = on_device(a0, dev), b = on_device(b0, dev), w = on_device(w0, dev);
   ScalarType dt = result_type({&a, &b, &w});
   EMBER_TYPE_CHECK(is_floating(dt), "lerp expects floating point tensors, got ", dtype_name(dt));
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), w.sizes());
@@ -300,7 +312,7 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& w) {
   Tensor out = empty(shape, dt, a.device());
   Tensor o = compute_out(out, cd);
   TensorIter it = TensorIter::build({&o, &ai, &bi, &wi}, shape);
-  cpu::lerp(it, cd);
+  kernels_for(o).lerp(it, cd);
   finish(out, o);
   return out;
 }
@@ -327,9 +339,10 @@ Tensor isclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool 
 
 // ----------------------------------------------------------------------------------------------- copy / fill
 
-void copy_(const Tensor& dst, const Tensor& src) {
-  check_same_device(dst, src, "copy_");
+void copy_(const Tensor& dst, const Tensor& src0) {
   check_writable(dst, "copy_");
+  // across devices the source first moves, as one contiguous block, to dst's device
+  const Tensor src = on_device(src0, dst.device());
   if (dst.sizes() != src.sizes()) {
     DimVector shape = broadcast_shapes(dst.sizes(), src.sizes());
     EMBER_RUNTIME_CHECK(shape == dst.sizes(), "copy_: the source of shape ", shape_str(src.sizes()),
@@ -337,7 +350,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   }
   if (dst.numel() == 0) return;
   TensorIter it = TensorIter::build({&dst, &src}, dst.sizes());
-  cpu::copy(it, dst.dtype(), src.dtype());
+  kernels_for(dst).copy(it, dst.dtype(), src.dtype());
   dst.bump_version();
 }
 
@@ -346,9 +359,9 @@ void fill_(const Tensor& self, const Tensor& value) {
                       value.dim(), " dimensions");
   check_writable(self, "fill_");
   if (is_floating(value.dtype()))
-    cpu::fill(self, item_double(value), 0, false);
+    kernels_for(self).fill(self, item_double(value), 0, false);
   else
-    cpu::fill(self, 0.0, item_int(value), true);
+    kernels_for(self).fill(self, 0.0, item_int(value), true);
   self.bump_version();
 }
 
@@ -356,7 +369,7 @@ Tensor clone(const Tensor& x) {
   Tensor out = alloc_like_layout(x.sizes(), x.dtype(), x);
   if (x.numel()) {
     TensorIter it = TensorIter::build({&out, &x}, x.sizes());
-    cpu::copy(it, x.dtype(), x.dtype());
+    kernels_for(out).copy(it, x.dtype(), x.dtype());
   }
   return out;
 }

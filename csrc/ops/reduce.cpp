@@ -1,15 +1,13 @@
-// Reductions: dtype rules, identity values and threading. A reduction either splits a kept dim across
-// threads (each thread owns its outputs) or, when few outputs remain, splits a reduced dim into per-thread
-// partial results that are combined at the end.
+// Reductions: dtype rules, identity values and result shapes; the device's reduce kernel (cpu/reduce.cpp
+// for the CPU) decides how the work is split.
 #include "ops/reduce.h"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "core/parallel.h"
+#include "core/kernel_table.h"
 #include "core/shape.h"
-#include "cpu/kernels.h"
 #include "ops/common.h"
 #include "ops/pointwise.h"
 #include "ops/shape.h"
@@ -17,7 +15,7 @@
 namespace ember {
 namespace ops {
 
-using cpu::ReduceOp;
+using kernels::ReduceOp;
 
 namespace {
 
@@ -54,91 +52,53 @@ Tensor finish_shape(const Tensor& r, const Mask& m, bool keepdim) {
   return r.as_view(sizes, strides, r.offset());
 }
 
+// The dtype reductions accumulate in: float32 for 16-bit floats, int64 for integer sums, bool for all/any.
+ScalarType reduce_acc_dtype(ReduceOp op, ScalarType in) {
+  switch (op) {
+    case ReduceOp::All:
+    case ReduceOp::Any: return ScalarType::Bool;
+    case ReduceOp::Max:
+    case ReduceOp::Min: return is_reduced_float(in) ? ScalarType::Float32 : in;
+    default:
+      if (in == ScalarType::Float64) return ScalarType::Float64;
+      if (is_floating(in)) return ScalarType::Float32;
+      return ScalarType::Int64;
+  }
+}
+
 void fill_identity(ReduceOp op, const Tensor& acc) {
   const double inf = std::numeric_limits<double>::infinity();
   switch (op) {
     case ReduceOp::Sum:
     case ReduceOp::NanSum:
-    case ReduceOp::SumSquares: cpu::fill(acc, 0.0, 0, true); break;
-    case ReduceOp::Prod: cpu::fill(acc, 0.0, 1, true); break;
-    case ReduceOp::All: cpu::fill(acc, 0.0, 1, true); break;
-    case ReduceOp::Any: cpu::fill(acc, 0.0, 0, true); break;
+    case ReduceOp::SumSquares: kernels_for(acc).fill(acc, 0.0, 0, true); break;
+    case ReduceOp::Prod: kernels_for(acc).fill(acc, 0.0, 1, true); break;
+    case ReduceOp::All: kernels_for(acc).fill(acc, 0.0, 1, true); break;
+    case ReduceOp::Any: kernels_for(acc).fill(acc, 0.0, 0, true); break;
     case ReduceOp::Max:
     case ReduceOp::Min: {
       bool mx = op == ReduceOp::Max;
       switch (acc.dtype()) {
-        case ScalarType::Bool: cpu::fill(acc, 0.0, mx ? 0 : 1, true); break;
-        case ScalarType::UInt8: cpu::fill(acc, 0.0, mx ? 0 : 255, true); break;
+        case ScalarType::Bool: kernels_for(acc).fill(acc, 0.0, mx ? 0 : 1, true); break;
+        case ScalarType::UInt8: kernels_for(acc).fill(acc, 0.0, mx ? 0 : 255, true); break;
         case ScalarType::Int32:
-          cpu::fill(acc, 0.0, mx ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max(), true);
+          kernels_for(acc).fill(acc, 0.0, mx ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max(), true);
           break;
         case ScalarType::Int64:
-          cpu::fill(acc, 0.0, mx ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max(), true);
+          kernels_for(acc).fill(acc, 0.0, mx ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max(), true);
           break;
-        default: cpu::fill(acc, mx ? -inf : inf, 0, false);
+        default: kernels_for(acc).fill(acc, mx ? -inf : inf, 0, false);
       }
       break;
     }
   }
 }
 
-ReduceOp combiner(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::NanSum:
-    case ReduceOp::SumSquares: return ReduceOp::Sum;
-    default: return op;
-  }
-}
-
-// The work split depends only on the shapes, never on the thread count, so results are bit-identical
-// with any number of threads: either each output is reduced whole by one task (split over a kept dim), or
-// the reduced dim is cut into a size-determined number of chunks whose partials are combined in order.
-void run_reduce(ReduceOp op, const Tensor& acc, const Tensor& x, const Mask& m) {
-  if (x.numel() < 2 * kGrainSize) {
-    cpu::reduce_into(op, acc, x);
-    return;
-  }
-  int64_t kept = -1, red = -1;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    int64_t s = x.sizes()[d];
-    if (m[size_t(d)]) {
-      if (red < 0 || s > x.sizes()[red]) red = d;
-    } else {
-      if (kept < 0 || s > x.sizes()[kept]) kept = d;
-    }
-  }
-  if (kept >= 0 && x.sizes()[kept] >= 8) {
-    parallel_for(0, x.sizes()[kept], 1, [&](int64_t b, int64_t e) {
-      cpu::reduce_into(op, narrow(acc, kept, b, e - b), narrow(x, kept, b, e - b));
-    });
-    return;
-  }
-  if (red < 0 || x.sizes()[red] < 2) {
-    cpu::reduce_into(op, acc, x);
-    return;
-  }
-  const int64_t n = x.sizes()[red];
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>({64, n, x.numel() / (int64_t(1) << 18)}));
-  std::vector<Tensor> partial(static_cast<size_t>(chunks));
-  for (auto& p : partial) {
-    p = empty(acc.sizes(), acc.dtype());
-    fill_identity(op, p);
-  }
-  const int64_t step = (n + chunks - 1) / chunks;
-  parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      int64_t s = c * step, len = std::min(step, n - s);
-      if (len > 0) cpu::reduce_into(op, partial[size_t(c)], narrow(x, red, s, len));
-    }
-  });
-  for (auto& p : partial) cpu::reduce_into(combiner(op), acc, p);
-}
-
 // Reduces into a keepdim-shaped accumulator of acc_dtype.
 Tensor reduce_acc(ReduceOp op, const Tensor& x, const Mask& m, ScalarType acc_dtype) {
   Tensor acc = empty(kept_shape(x, m), acc_dtype, x.device());
   fill_identity(op, acc);
-  if (x.numel() > 0) run_reduce(op, acc, x, m);
+  if (x.numel() > 0) kernels_for(x).reduce(op, acc, x);
   return acc;
 }
 
@@ -151,7 +111,7 @@ Tensor sum_like(ReduceOp op, const Tensor& x0, const DimVector& dims, bool keepd
   Tensor x = dtype ? to_dtype(x0, *dtype) : x0;
   Mask m = make_mask(x, dims);
   ScalarType out_dt = sum_result_dtype(x.dtype(), dtype);
-  Tensor acc = reduce_acc(op, x, m, cpu::reduce_acc_dtype(op, x.dtype()));
+  Tensor acc = reduce_acc(op, x, m, reduce_acc_dtype(op, x.dtype()));
   return finish_shape(to_dtype(acc, out_dt), m, keepdim);
 }
 
@@ -165,7 +125,7 @@ Tensor minmax(ReduceOp op, const Tensor& x, const DimVector& dims, bool keepdim,
       EMBER_INDEX_CHECK(!(m[size_t(d)] && x.sizes()[d] == 0), name, "(): Expected reduction dim ", d,
                         " to have non-zero size.");
   }
-  Tensor acc = reduce_acc(op, x, m, cpu::reduce_acc_dtype(op, x.dtype()));
+  Tensor acc = reduce_acc(op, x, m, reduce_acc_dtype(op, x.dtype()));
   return finish_shape(to_dtype(acc, x.dtype()), m, keepdim);
 }
 
@@ -185,7 +145,7 @@ std::tuple<Tensor, Tensor> arg_reduce(bool is_max, const Tensor& x, int64_t dim,
   shape[d] = 1;
   Tensor values = empty(shape, x.dtype(), x.device());
   Tensor indices = empty(shape, ScalarType::Int64, x.device());
-  if (values.numel() > 0) cpu::arg_reduce(is_max, src, d, values, indices);
+  if (values.numel() > 0) kernels_for(src).arg_reduce(is_max, src, d, values, indices);
   if (x.dim() == 0) return {values.as_view({}, {}, 0), indices.as_view({}, {}, 0)};
   if (!keepdim) return {squeeze_dim(values, d), squeeze_dim(indices, d)};
   return {values, indices};
@@ -229,7 +189,7 @@ Tensor mean(const Tensor& x0, const DimVector& dims, bool keepdim, std::optional
   Tensor x = dtype ? to_dtype(x0, *dtype) : x0;
   require_float(x, "mean");
   Mask m = make_mask(x, dims);
-  Tensor acc = reduce_acc(ReduceOp::Sum, x, m, cpu::reduce_acc_dtype(ReduceOp::Sum, x.dtype()));
+  Tensor acc = reduce_acc(ReduceOp::Sum, x, m, reduce_acc_dtype(ReduceOp::Sum, x.dtype()));
   int64_t n = reduced_count(x, dims);
   Tensor r = binary(BinaryOp::div, acc, scalar_tensor(double(n), acc.dtype()));
   return finish_shape(to_dtype(r, x.dtype()), m, keepdim);
@@ -256,7 +216,7 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { retur
 std::tuple<Tensor, Tensor> var_mean(const Tensor& x, const DimVector& dims, double correction, bool keepdim) {
   require_float(x, "var");
   Mask m = make_mask(x, dims);
-  ScalarType acc_dt = cpu::reduce_acc_dtype(ReduceOp::Sum, x.dtype());
+  ScalarType acc_dt = reduce_acc_dtype(ReduceOp::Sum, x.dtype());
   Tensor xa = to_dtype(x, acc_dt);
   int64_t n = reduced_count(x, dims);
   Tensor s = reduce_acc(ReduceOp::Sum, xa, m, acc_dt);
@@ -280,7 +240,7 @@ Tensor norm(const Tensor& x, double p, const DimVector& dims, bool keepdim) {
   EMBER_RUNTIME_CHECK(is_floating(x.dtype()), "linalg.vector_norm: Expected a floating point tensor as input. Got ",
                       dtype_name(x.dtype()));
   Mask m = make_mask(x, dims);
-  ScalarType acc_dt = cpu::reduce_acc_dtype(ReduceOp::Sum, x.dtype());
+  ScalarType acc_dt = reduce_acc_dtype(ReduceOp::Sum, x.dtype());
   Tensor r;
   if (p == 2.0) {
     r = unary(UnaryOp::sqrt, reduce_acc(ReduceOp::SumSquares, x, m, acc_dt));
@@ -306,10 +266,10 @@ Tensor logsumexp(const Tensor& x0, const DimVector& dims, bool keepdim) {
   Tensor x = is_floating(x0.dtype()) ? x0 : to_dtype(x0, default_dtype());
   Mask m = make_mask(x, dims);
   if (x.numel() == 0) {
-    Tensor s = reduce_acc(ReduceOp::Sum, unary(UnaryOp::exp, x), m, cpu::reduce_acc_dtype(ReduceOp::Sum, x.dtype()));
+    Tensor s = reduce_acc(ReduceOp::Sum, unary(UnaryOp::exp, x), m, reduce_acc_dtype(ReduceOp::Sum, x.dtype()));
     return finish_shape(to_dtype(unary(UnaryOp::log, s), x.dtype()), m, keepdim);
   }
-  ScalarType acc_dt = cpu::reduce_acc_dtype(ReduceOp::Sum, x.dtype());
+  ScalarType acc_dt = reduce_acc_dtype(ReduceOp::Sum, x.dtype());
   Tensor xa = to_dtype(x, acc_dt);
   Tensor mx = reduce_acc(ReduceOp::Max, xa, m, acc_dt);
   // an all -inf (or +inf) slice would give inf - inf = nan: shift by 0 there instead
@@ -330,7 +290,7 @@ static Tensor scan(bool is_prod, const Tensor& x, int64_t dim, std::optional<Sca
     return out;
   }
   int64_t d = wrap_dim(dim, x.dim());
-  cpu::cumulative(is_prod, out, src, d);
+  kernels_for(src).cumulative(is_prod, out, src, d);
   return out;
 }
 

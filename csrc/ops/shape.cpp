@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "core/shape.h"
-#include "cpu/kernels.h"
 #include "iter/tensor_iter.h"
 #include "ops/common.h"
 #include "ops/index.h"
@@ -253,6 +252,7 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
 Tensor unfold(const Tensor& x, int64_t dim, int64_t size, int64_t step) {
   int64_t d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim());
   int64_t n = x.dim() == 0 ? 1 : x.sizes()[d];
+  EMBER_RUNTIME_CHECK(size >= 0, "size is ", size, " but must be >= 0");
   EMBER_RUNTIME_CHECK(size <= n, "maximum size for tensor at dimension ", d, " is ", n, " but size is ", size);
   EMBER_RUNTIME_CHECK(step > 0, "step is ", step, " but must be > 0");
   DimVector sizes = x.sizes(), strides = x.strides();
@@ -307,7 +307,7 @@ Tensor flip(const Tensor& x, const DimVector& dims) {
     Tensor idx = empty({n}, ScalarType::Int64);
     int64_t* p = idx.data<int64_t>();
     for (int64_t i = 0; i < n; ++i) p[i] = n - 1 - i;
-    out = index_select(out, d, idx);
+    out = index_select(out, d, to_device(idx, x.device()));
   }
   return out.is_same(x) ? clone(x) : out;
 }
@@ -379,7 +379,7 @@ Tensor tril(const Tensor& x, int64_t k, bool upper) {
   bool* m = mask.data<bool>();
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j) m[i * c + j] = upper ? (j - i >= k) : (j - i <= k);
-  return where(mask, x, scalar_tensor(0.0, x.dtype()));
+  return where(to_device(mask, x.device()), x, scalar_tensor(0.0, x.dtype()));
 }
 
 }  // namespace ops

@@ -144,8 +144,29 @@ def get_float32_matmul_precision():
 
 
 from . import cuda  # noqa: E402
+from . import amp, cpu  # noqa: E402
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import (autocast_decrement_nesting, autocast_increment_nesting,  # noqa: E402
+                                clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype,
+                                get_autocast_gpu_dtype, is_autocast_cache_enabled, is_autocast_cpu_enabled,
+                                is_autocast_enabled, set_autocast_cache_enabled, set_autocast_cpu_dtype,
+                                set_autocast_cpu_enabled, set_autocast_dtype, set_autocast_enabled,
+                                set_autocast_gpu_dtype)
+from . import cuda_amp as _cuda_amp  # noqa: E402
+cuda.amp = _cuda_amp  # ember.cuda is one module file: its amp namespace lives in cuda_amp.py
 from . import accelerator, backends, testing  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import optim, safetensors, serialization  # noqa: E402
 from . import nn  # noqa: E402
 from . import utils  # noqa: E402
+from .utils.dlpack import from_dlpack  # noqa: E402
+from . import linalg  # noqa: E402
+globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTorch
+from . import distributions  # noqa: E402
+
+
+def __getattr__(name):  # ember.onnx / ember.multiprocessing load on first use (torch.onnx.export(...) works)
+    if name in ("onnx", "multiprocessing"):
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError("module 'ember' has no attribute %r" % name)

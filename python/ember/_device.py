@@ -1,5 +1,6 @@
-"""ember.device: where a tensor lives. Only 'cpu' has memory today; 'cuda' devices can be named (and
-error clearly when used) so that device-agnostic code runs unchanged on CPU."""
+"""ember.device: where a tensor lives ('cpu', or 'cuda:N' where a CUDA device is available)."""
+
+from . import _C
 
 __all__ = ["device", "layout", "strided", "memory_format", "contiguous_format", "preserve_format", "channels_last",
            "channels_last_3d"]
@@ -95,13 +96,50 @@ channels_last_3d = memory_format("channels_last_3d")
 _CPU = device("cpu")
 
 
+def _as_device(d):
+    """A device argument (str, int, ember.device) as an ember.device; None stays None."""
+    if d is None or isinstance(d, device):
+        return d
+    if isinstance(d, str):
+        return device(d)
+    if isinstance(d, int) and not isinstance(d, bool):
+        return device("cuda", d)
+    raise TypeError("expected a device (str, int or ember.device), got %r" % (d,))
+
+
 def _check_device(d):
-    """Validates a device argument; only CPU can hold tensors in this build."""
-    if d is None:
-        return
-    dev = d if isinstance(d, device) else device(d) if isinstance(d, str) else device("cuda", d) if isinstance(d, int) else None
+    """Validates a device argument and returns it as an ember.device with its index filled in (cuda -> the
+    current CUDA device); None stays None. Raises when the device cannot hold tensors in this process."""
+    dev = _as_device(d)
+    if dev is None or dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise RuntimeError("Ember has no %s backend: tensors can live on the CPU or on CUDA devices" % dev.type)
+    from . import cuda
+    if not cuda.is_available() and not cuda._host_backend:
+        raise RuntimeError("Ember was built without CUDA support (ember.cuda.is_available() is False)"
+                           if not _C._cuda_built() else
+                           "CUDA is not available: no CUDA device was found (ember.cuda.is_available() is False)")
+    index = cuda.current_device() if dev.index is None else dev.index
+    if index >= cuda.device_count():
+        raise RuntimeError("CUDA error: invalid device ordinal (cuda:%d requested, %d device(s) visible)"
+                           % (index, cuda.device_count()))
+    return device("cuda", index)
+
+
+def _place(t, d):
+    """t on device d (validated by _check_device; None keeps t where it is)."""
+    if d is None or t._device == str(d):
+        return t
+    return _C._to_device(t, str(d))
+
+
+_DEVICES = {"cpu": _CPU}
+
+
+def _device_of(name):
+    """The ember.device for a tensor's _device string (cached: Tensor.device is hot)."""
+    dev = _DEVICES.get(name)
     if dev is None:
-        raise TypeError("expected a device (str, int or ember.device), got %r" % (d,))
-    if dev.type != "cpu":
-        raise RuntimeError("Ember was built without %s support: tensors can only live on the CPU "
-                           "(ember.cuda.is_available() is False)" % dev.type.upper())
+        dev = _DEVICES[name] = device(name)
+    return dev

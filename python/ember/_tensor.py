@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from ._device import _device_of
 from .autograd import function as _function
 from .autograd.grad_mode import _state
 
@@ -94,14 +95,16 @@ class Tensor(_C.TensorBase):
     # ------------------------------------------------------------------ properties
     @property
     def device(self):
-        from ._device import _CPU
-        return _CPU
+        return _device_of(self._device)
 
     @property
     def is_cuda(self):
-        return False
+        return self._device != "cpu"
 
-    is_cpu = True
+    @property
+    def is_cpu(self):
+        return self._device == "cpu"
+
     is_sparse = False
     is_quantized = False
     is_meta = False
@@ -154,7 +157,9 @@ class Tensor(_C.TensorBase):
         return self.dtype.is_signed
 
     def get_device(self):
-        return -1
+        """-1 for a CPU tensor, else the index of its CUDA device."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
 
     def _is_view(self):
         return self._base is not None
@@ -183,6 +188,39 @@ class Tensor(_C.TensorBase):
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")
         return _C.to_numpy(self)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule over this tensor's memory (the array API's protocol; versioned when the consumer
+        asks for DLPack 1.x with max_version)."""
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        if dl_device is not None and tuple(dl_device) != self.__dlpack_device__():
+            raise BufferError("__dlpack__: cannot export a tensor on %s to DLPack device %s without a copy"
+                              % (self._device, tuple(dl_device)))
+        t = _C.clone(self) if copy else self
+        if self._device != "cpu" and stream not in (None, -1):
+            from . import cuda
+            cuda.synchronize(self.device)  # Ember works on the legacy default stream: done once synchronised
+        return _C._to_dlpack(t, max_version is not None and tuple(max_version)[0] >= 1)
+
+    def __dlpack_device__(self):
+        """(device type, device id) in DLPack's numbering: (1, 0) for the CPU, (2, n) for cuda:n."""
+        return _C._dlpack_device(self)
+
+    @property
+    def __cuda_array_interface__(self):
+        """CUDA Array Interface v3 for CUDA tensors (CuPy, Numba, PyTorch read it without copying)."""
+        if self._device == "cpu":
+            raise AttributeError("Can't get __cuda_array_interface__ on non-CUDA tensor type: %s" % self.type())
+        if self._requires_grad:
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad. If gradients "
+                               "aren't required, use var.detach() to get Variable that doesn't require grad.")
+        typestr = {"float16": "<f2", "bfloat16": "<V2", "float32": "<f4", "float64": "<f8", "int32": "<i4",
+                   "int64": "<i8", "uint8": "|u1", "bool": "|b1"}[self.dtype._name]
+        itemsize = self.element_size()
+        return {"shape": tuple(self._shape), "typestr": typestr, "data": (self.data_ptr(), False), "version": 3,
+                "strides": None if self.is_contiguous() else tuple(s * itemsize for s in self.stride()),
+                "stream": 1}
 
     def __array__(self, dtype=None, copy=None):
         arr = _C.to_numpy(self) if self.dtype is not _C.bfloat16 else _C.to_numpy(_C.to_dtype(self, _C.float32, False))

@@ -134,6 +134,8 @@ def _default_for(dtype):
 def tensor_repr(t, prefix="tensor("):
     dt = t.dtype
     data = t.detach()
+    if data._device != "cpu":
+        data = _C._to_device(data, "cpu")  # printed from a host copy
     if dt is _C.bfloat16 or dt is _C.float16:
         arr = _C.to_numpy(_C.to_dtype(data, _C.float32, False))
     else:
@@ -155,6 +157,8 @@ def tensor_repr(t, prefix="tensor("):
         if dt is _C.bool:
             fmt.width = max(len(str(v)) for v in vals.tolist())
         body = _to_str(arr, fmt, indent, summarize, edge)
+    if t._device != "cpu":
+        suffixes.append("device='%s'" % t._device)
     if not _default_for(dt) or (t.numel() == 0 and dt is not _C.get_default_dtype()):
         suffixes.append("dtype=ember.%s" % dt._name)
     if t._grad_fn is not None:

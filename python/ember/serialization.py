@@ -51,6 +51,7 @@ import math
 import os
 import pickle
 import pickletools
+import re
 import stat
 import struct
 import sys
@@ -166,6 +167,13 @@ def _align(n):
 
 
 def _storage_bytes(t):
+    if t._device != "cpu":  # a device storage is written from a host copy of all its bytes
+        n = _C.storage_nbytes(t)
+        return _C.to_numpy(_C._to_device(_C._storage_view(t, _C.uint8, (n,), (1,), 0), "cpu"))
+    return _host_storage_bytes(t)
+
+
+def _host_storage_bytes(t):
     """A uint8 numpy view of the whole storage t lives in (no copy)."""
     n = _C.storage_nbytes(t)
     return _C.to_numpy(_C._storage_view(t, _C.uint8, (n,), (1,), 0))
@@ -258,10 +266,12 @@ class _Encoder:
             self.storages.append(_storage_bytes(t))
         self.keep.append(t)
         idx = self.tensor_index[id(t)] = len(self.tensors)
-        self.tensors.append({"storage": s, "dtype": t.dtype._name, "shape": list(t._shape),
-                             "stride": list(t.stride()), "offset": t.storage_offset(),
-                             "requires_grad": bool(t.requires_grad),
-                             "parameter": bool(getattr(type(t), "_is_param", False))})
+        entry = {"storage": s, "dtype": t.dtype._name, "shape": list(t._shape), "stride": list(t.stride()),
+                 "offset": t.storage_offset(), "requires_grad": bool(t.requires_grad),
+                 "parameter": bool(getattr(type(t), "_is_param", False))}
+        if t._device != "cpu":
+            entry["device"] = t._device  # where load puts it back (map_location may say otherwise)
+        self.tensors.append(entry)
         return idx
 
     def node(self, obj, depth=0):
@@ -544,10 +554,9 @@ def _load_ember(src, restore):
 
     restored = {}  # storage index -> what map_location made of it
 
-    def storage(s):
+    def storage(s, location):
         if s not in restored:
-            st = _Storage(None, buffers[s])
-            restored[s] = (st if restore is None else restore(st, "cpu")).buf
+            restored[s] = restore(_Storage(None, buffers[s], location), location).placed()
         return restored[s]
 
     tensors = []
@@ -566,8 +575,12 @@ def _load_ember(src, restore):
             raise CheckpointError("corrupt header: tensor %d flags must be booleans" % i)
         if requires_grad and not dtype.is_floating_point:
             raise CheckpointError("corrupt header: tensor %d of dtype %s cannot require grad" % (i, dtype._name))
+        location = t.get("device", "cpu")
+        if type(location) is not str or not _LOCATION.fullmatch(location):
+            raise CheckpointError("corrupt header: tensor %d has location %r" % (i, location))
+        buf = storage(s, location)  # outside the try: a device that is missing is no corrupt file
         try:
-            view = _C._storage_view(storage(s), dtype, shape, stride, offset)
+            view = _C._storage_view(buf, dtype, shape, stride, offset)
         except (ValueError, RuntimeError, MemoryError) as e:
             raise CheckpointError("corrupt checkpoint: tensor %d: %s" % (i, e)) from None
         tensors.append(_finish_tensor(view, requires_grad, parameter))
@@ -658,21 +671,37 @@ def _decode(node, tensors, arrays, depth):
     raise CheckpointError("corrupt checkpoint: unknown object tag %r" % (tag,))
 
 
+_LOCATION = re.compile(r"cpu|cuda(:\d{1,5})?")
+
+
+def _load_device(location):
+    """The device a storage saved at (or mapped to) `location` is restored on; PyTorch's error when CUDA is
+    missing."""
+    dev = _device(location) if isinstance(location, str) else location
+    if dev.type == "cuda":
+        from . import cuda
+        if not cuda.is_available() and not cuda._host_backend:
+            raise RuntimeError("Attempting to deserialize object on a CUDA device but ember.cuda.is_available() is "
+                               "False. If you are running on a CPU-only machine, please use ember.load with "
+                               "map_location=ember.device('cpu') to map your storages to the CPU.")
+    return _check_device(dev)
+
+
 def _restorer(map_location):
-    """None, or restore(storage, location) -> storage for a callable map_location (called once per storage, as
-    in PyTorch). str/device/dict targets are checked here: Ember tensors live on the CPU, so every location must
-    map there (anything else errors clearly)."""
+    """restore(storage, location) -> storage whose .device is where its tensors go: the saved location when
+    map_location is None, map_location itself for a str/device, the dict's entry for the saved location (else
+    the saved location), or what a callable returns (called once per storage, as in PyTorch; None falls back
+    to the saved location)."""
     if map_location is None:
-        return None
+        return lambda storage, location: storage
     if callable(map_location) and not isinstance(map_location, (str, _device)):
         def restore(storage, location):
             out = map_location(storage, location)
-            if out is None:  # PyTorch falls back to the default location: Ember's is the CPU
+            if out is None:
                 return storage
             if not isinstance(out, _Storage):
                 raise TypeError("ember.load: map_location(storage, location) must return a storage (the one it was "
                                 "given, storage.cpu() or storage.to(device)) or None, got %s" % type(out).__name__)
-            _check_device(out.device)
             return out
         return restore
     if isinstance(map_location, dict):
@@ -680,12 +709,12 @@ def _restorer(map_location):
             if not isinstance(k, str):
                 raise TypeError("ember.load: map_location dict keys must be location strings, got %r" % (k,))
             _check_device(v)
-    elif isinstance(map_location, (str, _device)):
+        return lambda storage, location: storage.to(map_location.get(location, location))
+    if isinstance(map_location, (str, _device)):
         _check_device(map_location)
-    else:
-        raise TypeError("ember.load: map_location must be None, a str, an ember.device, a dict or a callable, got %s"
-                        % type(map_location).__name__)
-    return None
+        return lambda storage, location: storage.to(map_location)
+    raise TypeError("ember.load: map_location must be None, a str, an ember.device, a dict or a callable, got %s"
+                    % type(map_location).__name__)
 
 
 def _detect(head, size):
@@ -737,11 +766,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         if kind == "safetensors":
             from .safetensors import _load_stream
             out = _load_stream(src)
-            if restore is not None:  # safetensors has no shared storages: one call per tensor
-                for k, t in out.items():
-                    buf = restore(_Storage(None, t), "cpu").buf
-                    if buf is not t:
-                        out[k] = _C._storage_view(buf, t.dtype, t._shape, t.stride(), 0)
+            for k, t in out.items():  # safetensors has no shared storages: one call per tensor
+                buf = restore(_Storage(None, t), "cpu").placed()
+                if buf is not t:
+                    out[k] = _C._storage_view(buf, t.dtype, t._shape, t.stride(), 0)
             return out
         if kind == "torch":
             return _load_torch(src, weights_only, restore)
@@ -898,10 +926,9 @@ class _TorchArchive:
         self._check_size(info, numel * itemsize)
         buf, view = _new_buffer(numel * itemsize)
         self._read(info, view)
-        cached = _Storage(storage_type, buf)
-        if restore is not None:
-            out = restore(cached, location)
-            cached = out if out.type is storage_type else _Storage(storage_type, out.buf)
+        cached = _Storage(storage_type, buf, location if _LOCATION.fullmatch(str(location)) else "cpu")
+        out = restore(cached, location)
+        cached = out if out.type is storage_type else _Storage(storage_type, out.buf, out.location)
         self.storages[key] = cached
         return cached
 
@@ -911,18 +938,36 @@ class _Storage:
     widened) when a tensor needs that. It is also what a map_location callable receives, so it answers the
     calls such callables make (``storage.cpu()``, ``.cuda(i)``, ``.to(device)``, ``.device``, ``.nbytes()``)."""
 
-    __slots__ = ("type", "buf", "converted")
+    __slots__ = ("type", "buf", "converted", "location", "moved")
 
-    def __init__(self, storage_type, buf):
+    def __init__(self, storage_type, buf, location="cpu"):
         self.type, self.buf, self.converted = storage_type, buf, {}
+        self.location, self.moved = location, {}  # where its tensors go; the device copies made for that
 
     @property
     def device(self):
-        return _device("cpu")
+        return _device(self.location)
 
     @property
     def is_cuda(self):
-        return False
+        return self.location != "cpu"
+
+    def _at(self, location):
+        if location == self.location:
+            return self
+        out = _Storage(self.type, self.buf, location)
+        out.converted = self.converted
+        return out
+
+    def placed(self, element=None, big_endian=False):
+        """The buffer tensors are viewed from: the (converted) host bytes, or one copy of them on the device."""
+        host = self.buf if element is None else self.elements(element, big_endian)
+        if self.location == "cpu":
+            return host
+        out = self.moved.get(element)
+        if out is None:
+            out = self.moved[element] = _C._to_device(host, str(_load_device(self.location)))
+        return out
 
     def nbytes(self):
         return _C.storage_nbytes(self.buf)
@@ -936,18 +981,22 @@ class _Storage:
         return 1
 
     def cpu(self):
-        return self
+        return self._at("cpu")
 
     def to(self, device=None, non_blocking=False):
-        _check_device(device)
-        return self
+        if device is None:
+            return self
+        dev = _device(device) if isinstance(device, str) else _device("cuda", device) if isinstance(device, int) \
+            else device
+        if not isinstance(dev, _device):
+            raise TypeError("storage.to: expected a device, got %r" % (device,))
+        return self._at("cpu" if dev.type == "cpu" else str(_load_device(dev)))
 
     def cuda(self, device=None, non_blocking=False):
-        _check_device("cuda" if device is None else device)
-        return self
+        return self.to(_device("cuda", device) if isinstance(device, int) else device or "cuda")
 
     def __repr__(self):
-        return "ember storage of %d bytes on cpu" % self.nbytes()
+        return "ember storage of %d bytes on %s" % (self.nbytes(), self.location)
 
     def elements(self, element, big_endian):
         """A buffer holding this storage's elements as the Ember dtype for `element`."""
@@ -1089,7 +1138,7 @@ class _Unpickling:
             if element not in _ELEMENTS:
                 raise CheckpointError("PyTorch checkpoint holds a tensor of dtype %r, which Ember does not support"
                                       % (dtype,))
-        buf = storage.elements(element, self.archive.big_endian)
+        buf = storage.placed(element, self.archive.big_endian)
         try:
             return _C._storage_view(buf, _ELEMENTS[element][2], size, stride, offset)
         except (ValueError, RuntimeError, MemoryError) as e:

@@ -2,9 +2,33 @@
 from .. import _C, _device as _dev
 from .._device import _check_device, device as _device_cls
 from .._tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state
 from .creation import _dtype
 from .pointwise import _in_format, _suggest_format, to_dtype
 from ._util import method
+
+
+class ToCopy(Function):
+    """A copy on another device; the gradient goes back to the source device."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.source = x._device
+        return _C._to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_device(g, ctx.source), None
+
+
+def to_device(x, device):
+    """x on `device` (a validated device string); differentiable."""
+    if x._device == device:
+        return x
+    if _state.enabled and x._requires_grad:
+        return ToCopy.apply(x, device)
+    return _C._to_device(x, device)
 
 
 def _to(self, *args, **kwargs):
@@ -33,14 +57,17 @@ def _to(self, *args, **kwargs):
         raise TypeError("to() takes at most two positional flags (non_blocking, copy), got %d" % len(flags))
     if len(flags) == 2:
         copy = flags[1]
-    _check_device(device)
-    dtype = self.dtype if dtype is None else _dtype(dtype)
+    dev = _check_device(device)
+    moved = dev is not None and str(dev) != self._device
+    x = to_device(self, str(dev)) if moved else self  # a move is itself the copy
+    copy = copy and not moved
+    dtype = x.dtype if dtype is None else _dtype(dtype)
     if memory_format is None or memory_format is _dev.preserve_format:
-        return to_dtype(self, dtype, copy)
-    if dtype is self.dtype and not copy and _suggest_format(self) is memory_format:
-        return self  # as in PyTorch: to() copies only to change dtype, or a layout it recognises
-    out = to_dtype(self, dtype)
-    return out.clone(memory_format=memory_format) if out is self or not _in_format(out, memory_format) else out
+        return to_dtype(x, dtype, copy)
+    if dtype is x.dtype and not copy and _suggest_format(x) is memory_format:
+        return x  # as in PyTorch: to() copies only to change dtype, or a layout it recognises
+    out = to_dtype(x, dtype)
+    return out.clone(memory_format=memory_format) if out is x or not _in_format(out, memory_format) else out
 
 
 method("to", _to)
@@ -63,18 +90,25 @@ for _name, _missing in (("char", "int8"), ("short", "int16"), ("cfloat", "comple
 
 
 def _cpu(self, memory_format=None):
-    return self
+    return to_device(self, "cpu")
 
 
 def _cuda(self, device=None, non_blocking=False, memory_format=None):
-    _check_device(_device_cls("cuda") if device is None else device if not isinstance(device, int) else _device_cls(
-        "cuda", device))
-    return self
+    dev = _check_device(_device_cls("cuda") if device is None else device if not isinstance(device, int) else
+                        _device_cls("cuda", device))
+    if dev.type != "cuda":
+        raise RuntimeError("Invalid device, must be cuda device")
+    return to_device(self, str(dev))
 
 
 method("cpu", _cpu)
 method("cuda", _cuda)
 method("pin_memory", lambda self, device=None: self)
 method("is_pinned", lambda self, device=None: False)
-method("share_memory_", lambda self: self)
-method("is_shared", lambda self: False)
+method("share_memory_", lambda self: _shared().share_memory_(self))
+method("is_shared", lambda self: _shared().is_shared(self))
+
+
+def _shared():  # ember.multiprocessing (and the stdlib's) load only once a program shares tensors
+    from ..multiprocessing import reductions
+    return reductions

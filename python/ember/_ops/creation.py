@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .. import _C, _device as _dev
-from .._device import _check_device
+from .._device import _check_device, _place
 from .._layout import format_strides, preserved_strides
 from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
@@ -51,7 +51,8 @@ def _dtype(dtype, default=None):
     return d
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, device=None):
+    t = _place(t, _check_device(device))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -170,18 +171,20 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         t = _C.to_dtype(data, dtype or data.dtype, True)
         if t is data:
             t = _C.clone(data)
-        return _finish(t, requires_grad)
+        return _finish(t, requires_grad, device)
     arr, inferred = _infer_numpy(data, dtype)
-    return _finish(_from_array(arr, dtype or inferred), requires_grad)
+    return _finish(_from_array(arr, dtype or inferred), requires_grad, device)
 
 
 @export
 def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a numpy array or tensor when no conversion is needed."""
-    _check_device(device)
+    dev = _check_device(device)
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
-        return data if dtype is None or dtype is data.dtype else data.to(dtype)
+        return _place(data if dtype is None or dtype is data.dtype else data.to(dtype), dev)
+    if dev is not None and dev.type != "cpu":
+        return _place(as_tensor(data, dtype), dev)
     if isinstance(data, np.ndarray):
         nd = _NP_TO_DTYPE.get(data.dtype)
         if nd is not None and (dtype is None or dtype is nd) and all(s >= 0 for s in data.strides):
@@ -190,7 +193,7 @@ def as_tensor(data, dtype=None, device=None):
 
 
 asarray = export(lambda obj, *, dtype=None, device=None, copy=None, requires_grad=False: _finish(
-    tensor(obj, dtype=dtype) if copy else as_tensor(obj, dtype=dtype), requires_grad), name="asarray")
+    tensor(obj, dtype=dtype) if copy else as_tensor(obj, dtype=dtype), requires_grad, device), name="asarray")
 
 
 @export
@@ -207,7 +210,7 @@ def _full(size, value, dtype, requires_grad, out, device):
     t = _C.full(shape, value, dtype)
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 def _size_kw(size, kwargs):
@@ -232,8 +235,8 @@ def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=Fa
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, **kw):
     """An uninitialised tensor."""
-    _check_device(device)
-    t = _C.empty(tuple(_shape_args(_size_kw(size, kw))), _dtype(dtype, _C.get_default_dtype()))
+    dev = _check_device(device)
+    t = _C.empty(tuple(_shape_args(_size_kw(size, kw))), _dtype(dtype, _C.get_default_dtype()), str(dev or "cpu"))
     if out is not None:
         return write_out(out, t)
     return _finish(t, requires_grad)
@@ -260,7 +263,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     _check_device(device)
     return _finish(_C.empty_strided(tuple(size), tuple(stride), _dtype(dtype, _C.get_default_dtype())),
-                   requires_grad)
+                   requires_grad, device)
 
 
 @export
@@ -272,28 +275,33 @@ def _like(input, dtype):
     return _dtype(dtype, input.dtype)
 
 
-def _empty_like(input, dtype, memory_format):
+def _like_device(input, device):
+    """*_like factories put the result on the input's device unless told otherwise, as PyTorch does."""
+    return input.device if device is None else device
+
+
+def _empty_like(input, dtype, memory_format, device="cpu"):
     """An uninitialised tensor shaped like input in memory_format: preserve_format (the default) keeps a dense
     input's strides and orders a strided one's dims as input's strides are ordered, as in PyTorch."""
     shape = input._shape
     if memory_format is None or memory_format is _dev.preserve_format:
         if input.is_contiguous():
-            return _C.empty(shape, dtype)
-        return _C.empty_strided(shape, preserved_strides(shape, input.stride()), dtype)
+            return _C.empty(shape, dtype, device)
+        return _C.empty_strided(shape, preserved_strides(shape, input.stride()), dtype, device)
     if memory_format is _dev.contiguous_format:
-        return _C.empty(shape, dtype)
+        return _C.empty(shape, dtype, device)
     if not isinstance(memory_format, _dev.memory_format):
         raise TypeError("argument 'memory_format' must be an ember.memory_format, not %r" % (memory_format,))
-    return _C.empty_strided(shape, format_strides(shape, memory_format), dtype)
+    return _C.empty_strided(shape, format_strides(shape, memory_format), dtype, device)
 
 
 def _full_like(input, value, dtype, device, requires_grad, memory_format):
-    _check_device(device)
+    dev = str(_check_device(_like_device(input, device)))
     dtype = _like(input, dtype)
-    if value is not None and (memory_format is _dev.contiguous_format or memory_format is None and
-                              input.is_contiguous()):
+    if dev == "cpu" and value is not None and (memory_format is _dev.contiguous_format or memory_format is None and
+                                               input.is_contiguous()):
         return _finish(_C.full(input._shape, value, dtype), requires_grad)  # the common case: one call
-    t = _empty_like(input, dtype, memory_format)
+    t = _empty_like(input, dtype, memory_format, dev)
     if value is not None:
         _C.fill_(t, value)
     return _finish(t, requires_grad)
@@ -338,7 +346,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     t = _C.arange(float(vals[0]), float(vals[1]), float(vals[2]), _dtype(dtype))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -360,7 +368,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     t = _C.linspace(float(start), float(end), int(steps), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -368,7 +376,7 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
     _check_device(device)
     exps = _C.linspace(float(start), float(end), int(steps), _C.float64)
     t = _C.to_dtype(_C.pow(base, exps), _dtype(dtype, _C.get_default_dtype()), False)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -378,7 +386,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     t = _C.eye(int(n), int(n if m is None else m), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 def _legacy_new(cls, *args, **kwargs):
@@ -522,7 +530,7 @@ def _random(size, kw, fill, dtype_default):
     fill(t, _gen(generator))
     if out is not None:
         return write_out(out, t)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 @export
@@ -558,19 +566,21 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     """A random permutation of 0..n-1."""
     _check_device(device)
     t = _C.randperm(int(n), _dtype(dtype, _C.int64), _gen(generator))
-    return write_out(out, t) if out is not None else _finish(t, requires_grad)
+    return write_out(out, t) if out is not None else _finish(t, requires_grad, device)
 
 
 @export
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
               memory_format=None):
-    return rand(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+    return rand(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad,
+                device=_like_device(input, device))
 
 
 @export
 def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
                memory_format=None):
-    return randn(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad)
+    return randn(input._shape, dtype=_like(input, dtype), generator=generator, requires_grad=requires_grad,
+                 device=_like_device(input, device))
 
 
 @export
@@ -578,7 +588,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, require
                  layout=None, memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._shape, dtype=_like(input, dtype), generator=generator)
+    return randint(low, high, input._shape, dtype=_like(input, dtype), generator=generator,
+                   device=_like_device(input, device))
 
 
 @export

@@ -11,6 +11,7 @@ from ..autograd.grad_mode import _state
 from ._util import export, method, needs_grad, write_out
 from .pointwise import _check_leaf_inplace, _zeros_like, inplace_via
 from .shape import _mark_view
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _index_to_tensor(obj):
@@ -60,7 +61,7 @@ class IndexPutGrad(Function):
 
     @staticmethod
     def forward(g, shape, index):
-        gx = _C.zeros_meta((shape, g.dtype))
+        gx = _C.zeros_meta((shape, g.dtype, g._device))
         _C.setitem_(gx, index, g, True)
         return gx
 
@@ -133,7 +134,7 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
-        return index_add(_C.zeros_meta((ctx.shape, g.dtype)), ctx.dim, index, g), None, None
+        return index_add(_C.zeros_meta((ctx.shape, g.dtype, g._device)), ctx.dim, index, g), None, None
 
 
 @export
@@ -213,6 +214,8 @@ def _index_fill_(self, dim, index, value):
 @export
 def index_copy(input, dim, index, source):
     """input with the slices at index along dim replaced by those of source (a copy, not a sum)."""
+    if _state.autocast and "index_copy" in _state.autocast:
+        return _autocast("index_copy", index_copy, input, dim, index, source)
     d = int(dim) % builtins_max(input.dim(), 1)
     return index_put(input, (None,) * d + (index,), source)
 
@@ -243,7 +246,7 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
-        return scatter_add(_C.zeros_meta((ctx.shape, g.dtype)), ctx.dim, index, g), None, None
+        return scatter_add(_C.zeros_meta((ctx.shape, g.dtype, g._device)), ctx.dim, index, g), None, None
 
 
 @export
@@ -305,6 +308,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 @export
 def scatter_add(input, dim, index, src):
     """A copy of input with src added at index along dim (duplicates accumulate)."""
+    if _state.autocast and "scatter_add" in _state.autocast:
+        return _autocast("scatter_add", scatter_add, input, dim, index, src)
     return _scatter(input, dim, index, src, True)
 
 
@@ -345,13 +350,15 @@ class IndexPut(Function):
     @staticmethod
     def backward(ctx, g):
         idx = tuple(i if i is not None else slice(None) for i in ctx.indices)
-        gx = g if ctx.accumulate else index_put(g, ctx.indices, _C.zeros_meta(((), g.dtype)))
+        gx = g if ctx.accumulate else index_put(g, ctx.indices, _C.zeros_meta(((), g.dtype, g._device)))
         gv = g[idx] if ctx.needs_input_grad[2] else None
         return gx, None, gv, None
 
 
 @export
 def index_put(input, indices, values, accumulate=False):
+    if _state.autocast and "index_put" in _state.autocast:
+        return _autocast("index_put", index_put, input, indices, values, accumulate)
     indices = tuple(indices)
     if needs_grad(input, values):
         return IndexPut.apply(input, indices, values, bool(accumulate))
@@ -434,7 +441,7 @@ class MaskedSelect(Function):
         mask, = ctx.saved_tensors
         shape = _broadcast(ctx.shape, mask._shape)
         full_mask = mask.expand(shape)
-        gx = index_put(_C.zeros_meta((shape, g.dtype)), (full_mask,), g)
+        gx = index_put(_C.zeros_meta((shape, g.dtype, g._device)), (full_mask,), g)
         return gx, None
 
 
@@ -498,7 +505,7 @@ class Take(Function):
         n = 1
         for s in ctx.shape:
             n *= s
-        flat = index_add(_C.zeros_meta(((n,), g.dtype)), 0, index.reshape(-1) % max(n, 1), g.reshape(-1))
+        flat = index_add(_C.zeros_meta(((n,), g.dtype, g._device)), 0, index.reshape(-1) % max(n, 1), g.reshape(-1))
         return flat.reshape(ctx.shape), None
 
 

@@ -9,6 +9,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import export, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _mm_like(t, left, right):
@@ -69,6 +70,8 @@ def _product_api(fn_cls, cop, name):
         if not isinstance(input, Tensor) or not isinstance(other, Tensor):
             raise TypeError("%s(): arguments must be Tensors, got %s and %s"
                             % (name, type(input).__name__, type(other).__name__))
+        if _state.autocast and out is None and name in _state.autocast:
+            return _autocast(name, op, input, other)
         if _state.enabled and (input._requires_grad or other._requires_grad):
             r = fn_cls.apply(input, other)
         else:
@@ -157,6 +160,8 @@ class Addmm(Function):
 @export
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * mat1 @ mat2."""
+    if _state.autocast and out is None and "addmm" in _state.autocast:
+        return _autocast("addmm", addmm, input, mat1, mat2, beta=beta, alpha=alpha)
     if needs_grad(input, mat1, mat2):
         r = Addmm.apply(input, mat1, mat2, float(beta), float(alpha))
     else:
@@ -187,6 +192,8 @@ class Baddbmm(Function):
 @export
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * batch1 @ batch2 (batched)."""
+    if _state.autocast and out is None and "baddbmm" in _state.autocast:
+        return _autocast("baddbmm", baddbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     if needs_grad(input, batch1, batch2):
         r = Baddbmm.apply(input, batch1, batch2, float(beta), float(alpha))
     else:
@@ -196,11 +203,15 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
 
 @export
 def addmv(input, mat, vec, *, beta=1, alpha=1):
+    if _state.autocast and "addmv" in _state.autocast:
+        return _autocast("addmv", addmv, input, mat, vec, beta=beta, alpha=alpha)
     return input * beta + mv(mat, vec) * alpha if beta != 1 or alpha != 1 else input + mv(mat, vec)
 
 
 @export
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if _state.autocast and "addbmm" in _state.autocast:
+        return _autocast("addbmm", addbmm, input, batch1, batch2, beta=beta, alpha=alpha)
     return input * beta + bmm(batch1, batch2).sum(0) * alpha
 
 
@@ -210,10 +221,31 @@ method("addmv", lambda self, mat, vec, *, beta=1, alpha=1: addmv(self, mat, vec,
 method("addbmm", lambda self, b1, b2, *, beta=1, alpha=1: addbmm(self, b1, b2, beta=beta, alpha=alpha))
 
 
+def _inplace_product(op, name):
+    def inplace(self, m1, m2, *, beta=1, alpha=1):
+        # in-place calls are never autocast (PyTorch casts out-of-place ops only)
+        prev = _state.autocast
+        _state.autocast = frozenset()
+        try:
+            r = op(self, m1, m2, beta=beta, alpha=alpha)
+        finally:
+            _state.autocast = prev
+        return self.copy_(r)
+    inplace.__name__ = name
+    inplace.__doc__ = "In-place %s: self = beta * self + alpha * (m1 @ m2)." % name[:-1]
+    return inplace
+
+
+method("addmm_", _inplace_product(addmm, "addmm_"))
+method("baddbmm_", _inplace_product(baddbmm, "baddbmm_"))
+
+
 def linear(input, weight, bias=None):
     """input @ weight.T + bias. Input of 2 or more dims runs as one GEMM with the bias fused in: leading dims
     are folded into the rows (as PyTorch does), so the backward's input and weight gradients are single GEMMs
     over all rows too."""
+    if _state.autocast and "linear" in _state.autocast:
+        return _autocast("linear", linear, input, weight, bias)
     nd = input.dim()
     if nd < 2 or weight.dim() != 2 or (bias is not None and bias.dim() > 1):
         # (a bias of more dims broadcasts against the whole output, as PyTorch allows)
@@ -351,6 +383,8 @@ def einsum(equation, *operands):
 @export
 def tensordot(a, b, dims=2, out=None):
     """Sum over the last `dims` dims of a and the first of b (or the given dim lists)."""
+    if _state.autocast and out is None and "tensordot" in _state.autocast:
+        return _autocast("tensordot", tensordot, a, b, dims)
     if isinstance(dims, numbers.Integral):
         da = list(range(a.dim() - dims, a.dim()))
         db = list(range(dims))

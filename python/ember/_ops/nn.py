@@ -13,6 +13,7 @@ from .. import _C
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state, no_grad
 from ._util import check_tensor, export, method, needs_grad
+from ..amp.autocast_mode import _dispatch as _autocast
 
 _Reduction = ("none", "mean", "sum")
 
@@ -86,17 +87,23 @@ def _softmax_like(log, input, dim, dtype, name):
 @export
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along dim, computed stably."""
+    if _state.autocast and "softmax" in _state.autocast:
+        return _autocast("softmax", softmax, input, dim, _stacklevel, dtype=dtype)
     return _softmax_like(False, input, dim, dtype, "softmax")
 
 
 @export
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along dim, computed stably in one pass."""
+    if _state.autocast and "log_softmax" in _state.autocast:
+        return _autocast("log_softmax", log_softmax, input, dim, _stacklevel, dtype=dtype)
     return _softmax_like(True, input, dim, dtype, "log_softmax")
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along dim."""
+    if _state.autocast and "softmin" in _state.autocast:
+        return _autocast("softmin", softmin, input, dim, _stacklevel, dtype=dtype)
     return softmax(-input, dim, dtype=dtype)
 
 
@@ -109,6 +116,8 @@ method("log_softmax", lambda self, dim=None, dtype=None: log_softmax(self, dim, 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log likelihood of class-index targets given log-probabilities (class dim 1, or 0 for 1-D)."""
+    if _state.autocast and "nll_loss" in _state.autocast:
+        return _autocast("nll_loss", nll_loss, input, target, weight, size_average, ignore_index, reduce, reduction)
     _check_reduction(reduction)
     check_tensor(input, "nll_loss")
     if target.dtype.is_floating_point:
@@ -191,6 +200,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     """log_softmax + NLL over class dim 1 (0 for 1-D input): class-index or probability targets, with
     weight, ignore_index and label_smoothing as PyTorch documents them."""
+    if _state.autocast and "cross_entropy" in _state.autocast:
+        return _autocast("cross_entropy", cross_entropy, input, target, weight, size_average, ignore_index, reduce,
+                         reduction, label_smoothing)
     _check_reduction(reduction)
     check_tensor(input, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -267,6 +279,8 @@ class ConstantPad(Function):
 def pad(input, pad, mode="constant", value=None):
     """Pads the last len(pad)//2 dims: pad = (left, right, top, bottom, ...). Modes: constant, reflect,
     replicate, circular."""
+    if _state.autocast and "pad_%s" % mode in _state.autocast:
+        return _autocast("pad_%s" % mode, _pad, input, pad, mode, value)
     check_tensor(input, "pad")
     pads = tuple(int(p) for p in pad)
     if len(pads) % 2 or len(pads) // 2 > input.dim():
@@ -297,6 +311,9 @@ def pad(input, pad, mode="constant", value=None):
             idx = list(range(n - lo, n)) + list(range(n)) + list(range(hi))
         out = out.index_select(d, tensor(idx, dtype=_C.int64))
     return out
+
+
+_pad = pad  # pad's own hook calls it under a name its `pad` argument does not shadow
 
 
 # ---------------------------------------------------------------------------------------- convolution
@@ -415,6 +432,8 @@ def _conv2d_composite(x, weight, bias, stride, padding, dilation, groups):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of [N, C, H, W] (or [C, H, W]) input with [O, C/groups, kH, kW]."""
+    if _state.autocast and "conv2d" in _state.autocast:
+        return _autocast("conv2d", conv2d, input, weight, bias, stride, padding, dilation, groups)
     stride, padding, dilation = _conv_args(input, weight, stride, padding, dilation, groups, 2, "conv2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -424,6 +443,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution of [N, C, L] (or [C, L]) input with [O, C/groups, k]."""
+    if _state.autocast and "conv1d" in _state.autocast:
+        return _autocast("conv1d", conv1d, input, weight, bias, stride, padding, dilation, groups)
     stride, padding, dilation = _conv_args(input, weight, stride, padding, dilation, groups, 1, "conv1d")
     batched = input.dim() == 3
     x = (input if batched else input.unsqueeze(0)).unsqueeze(2)
@@ -435,6 +456,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 2-D convolution (the gradient of conv2d with respect to its input); weight is
     [C_in, C_out/groups, kH, kW]."""
+    if _state.autocast and "conv_transpose2d" in _state.autocast:
+        return _autocast("conv_transpose2d", conv_transpose2d, input, weight, bias, stride, padding, output_padding,
+                         groups, dilation)
     check_tensor(input, "conv_transpose2d")
     batched = input.dim() == 4
     x = input if batched else input.unsqueeze(0)
@@ -998,6 +1022,8 @@ class LayerNormFn(Function):
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalises over the last len(normalized_shape) dims (biased variance), then scales and shifts."""
+    if _state.autocast and "layer_norm" in _state.autocast:
+        return _autocast("layer_norm", layer_norm, input, normalized_shape, weight, bias, eps)
     check_tensor(input, "layer_norm")
     ns = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
     if tuple(input.shape[input.dim() - len(ns):]) != ns:
@@ -1026,6 +1052,8 @@ def _layer_norm_composite(input, normalized_shape, weight=None, bias=None, eps=1
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalises each of num_groups channel groups of each sample (biased variance), then applies the
     per-channel weight and bias."""
+    if _state.autocast and "group_norm" in _state.autocast:
+        return _autocast("group_norm", group_norm, input, num_groups, weight, bias, eps)
     check_tensor(input, "group_norm")
     n, c = input.shape[0], input.shape[1]
     if c % num_groups:
@@ -1064,9 +1092,9 @@ class _Embedding(Function):
         if ctx.scale_freq:
             # each index's gradient is divided by how often that index occurs in the batch
             ones = _C.full((flat.shape[0],), 1, g.dtype)
-            counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype)), 0, flat, ones)
+            counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype, g._device)), 0, flat, ones)
             rows = rows / counts.index_select(0, flat).unsqueeze(1)
-        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype)), 0, flat, rows)
+        gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype, g._device)), 0, flat, rows)
         if ctx.padding_idx is not None:
             gw = gw.index_fill(0, _tensor_of([ctx.padding_idx]), 0.0)
         return gw, None, None, None

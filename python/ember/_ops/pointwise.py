@@ -15,6 +15,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
 from ._util import check_tensor, export, is_number, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast, POLICY as _AMP_POLICY
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -23,6 +24,11 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 def _camel(name):
     return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+def _amp_listed(name):
+    """Whether some autocast list names this op: only then do its generated functions check the region flag."""
+    return any(name in table for table in _AMP_POLICY.values())
 
 
 def _fused(name, composite):
@@ -37,7 +43,7 @@ def _fused(name, composite):
 
 
 def _zeros_like(g):
-    return _C.zeros_meta((g._shape, g.dtype))
+    return _C.zeros_meta((g._shape, g.dtype, g._device))
 
 
 # ---------------------------------------------------------------------------------------- inplace support
@@ -207,13 +213,19 @@ def _make_unary_api(name, fn_cls):
     cop = getattr(_C, name)
     cop_ = getattr(_C, name + "_")
 
+    listed = _amp_listed(name)
+
     def op(input, *, out=None):
         if not isinstance(input, Tensor):
             raise TypeError("%s(): argument 'input' (position 1) must be Tensor, not %s" % (name, type(input).__name__))
+        if listed and out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input)
         r = _record(fn_cls, (input,)) if _state.enabled and input._requires_grad else cop(input)
         return r if out is None else write_out(out, r)
 
     def meth(self):
+        if listed and _state.autocast and name in _state.autocast:
+            return _autocast(name, meth, self)
         if _state.enabled and self._requires_grad:
             return _record(fn_cls, (self,))
         return cop(self)
@@ -488,7 +500,10 @@ class Pow(Function):
         ga = gb = None
         if need[0]:
             if is_number(b):
-                ga = _zeros_like(g) if b == 0 else (g * b if b == 1 else g * (a ** (b - 1)) * b)
+                # under create_graph x**1 keeps its x**0 factor, so the next derivative stays connected to x
+                # (the 6th derivative of x**5 is 0, not an error)
+                ga = _zeros_like(g) if b == 0 else (g * b if b == 1 and not _state.enabled else
+                                                    g * (a ** (b - 1)) * b)
             else:
                 ga = g * b * (a ** (b - 1))
         if need[1]:
@@ -684,8 +699,11 @@ _BINARY = {"add": Add, "sub": Sub, "mul": Mul, "div": Div, "pow": Pow, "maximum"
 def _make_binary_api(name, fn_cls):
     cop = getattr(_C, name)
     cop_ = getattr(_C, name + "_")
+    listed = _amp_listed(name)
 
     def op(input, other, *, out=None):
+        if listed and out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, other)
         if _state.enabled and ((isinstance(input, Tensor) and input._requires_grad) or
                                (isinstance(other, Tensor) and other._requires_grad)):
             r = fn_cls.apply(input, other)
@@ -694,6 +712,8 @@ def _make_binary_api(name, fn_cls):
         return r if out is None else write_out(out, r)
 
     def meth(self, other):
+        if listed and _state.autocast and name in _state.autocast:
+            return _autocast(name, meth, self, other)
         if _state.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             return fn_cls.apply(self, other)
         return cop(self, other)
@@ -958,6 +978,8 @@ def _ternary_api(fn_cls, name):
     cop, cop_ = getattr(_C, name), getattr(_C, name + "_")
 
     def op(input, tensor1, tensor2, *, value=1, out=None):
+        if out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, tensor1, tensor2, value=value)
         r = fn_cls.apply(input, tensor1, tensor2, float(value)) if needs_grad(input, tensor1, tensor2) else cop(
             input, tensor1, tensor2, float(value))
         return r if out is None else write_out(out, r)
@@ -1273,8 +1295,15 @@ def _rbinop(fn):
 def _fast_binop(name, fn_cls):
     """self OP other without going through the public function: the hottest path of all."""
     cop = getattr(_C, name)
+    # autocast names: __pow__ and __rpow__ are "pow", __rtruediv__ is "rtruediv" (__truediv__ is not listed)
+    op_listed = _amp_listed(name)
+    rname = "r" + {"div": "truediv"}.get(name, name)
+    rop_listed = _amp_listed(name) or _amp_listed(rname)
+    rname = rname if _amp_listed(rname) else name
 
     def op(self, other):
+        if op_listed and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, self, other)
         t = type(other)
         if t is float or t is int:
             if _state.enabled and self._requires_grad:
@@ -1291,6 +1320,8 @@ def _fast_binop(name, fn_cls):
         return NotImplemented
 
     def rop(self, other):
+        if rop_listed and _state.autocast and rname in _state.autocast:
+            return _autocast(rname, rop, self, other)
         if isinstance(other, numbers.Number):
             if _state.enabled and self._requires_grad:
                 return fn_cls.apply(other, self)

@@ -9,6 +9,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import dims as _dims
 from ._util import check_tensor, export, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _wrap(d, ndim):
@@ -81,6 +82,8 @@ def _dtype_arg(dtype):
 def _reduce_api(fn_cls, cop, name):
     def op(input, dim=None, keepdim=False, *, dtype=None, out=None):
         check_tensor(input, name)
+        if out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, dim, keepdim, dtype=dtype)
         dl = _dims(dim, name)
         dtype = _dtype_arg(dtype)
         r = fn_cls.apply(input, dl, keepdim, dtype) if _state.enabled and input._requires_grad else cop(
@@ -88,6 +91,8 @@ def _reduce_api(fn_cls, cop, name):
         return r if out is None else write_out(out, r)
 
     def meth(self, dim=None, keepdim=False, *, dtype=None):
+        if _state.autocast and name in _state.autocast:
+            return _autocast(name, meth, self, dim, keepdim, dtype=dtype)
         dl = _dims(dim, name)
         if dtype is not None:
             dtype = _dtype_arg(dtype)
@@ -182,6 +187,8 @@ class Prod(Function):
 @export
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements (over one dim, or all)."""
+    if _state.autocast and "prod" in _state.autocast:
+        return _autocast("prod", prod, input, dim, keepdim, dtype=dtype)
     dl = _dims(dim)
     dtype = _dtype_arg(dtype)
     if len(dl) > 1:
@@ -488,6 +495,8 @@ def where_(c, a, b):
 @export
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """Vector p-norm over dims ('fro' means 2)."""
+    if _state.autocast and out is None and "norm" in _state.autocast:
+        return _autocast("norm", norm, input, p, dim, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2.0
     if isinstance(p, str):
@@ -583,6 +592,8 @@ class Cumprod(Function):
 
 def _scan_api(fn_cls, cop, name):
     def op(input, dim, *, dtype=None, out=None):
+        if out is None and _state.autocast and name in _state.autocast:
+            return _autocast(name, op, input, dim, dtype=dtype)
         dtype = _dtype_arg(dtype)
         r = fn_cls.apply(input, int(dim), dtype) if needs_grad(input) else cop(input, int(dim), dtype)
         return r if out is None else write_out(out, r)

@@ -8,6 +8,7 @@ from .._tensor import Tensor, _shape_args
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import check_tensor, export, method, needs_grad, write_out
+from ..amp.autocast_mode import _dispatch as _autocast
 
 
 def _mark_view(out, x):
@@ -491,6 +492,8 @@ def _tensor_list(tensors, name):
 @export
 def cat(tensors, dim=0, *, out=None):
     """Concatenates tensors along an existing dim."""
+    if _state.autocast and out is None and "cat" in _state.autocast:
+        return _autocast("cat", cat, tensors, dim)
     tensors = _tensor_list(tensors, "cat")
     r = Cat.apply(int(dim), *tensors) if needs_grad(*tensors) else _C.cat(tensors, int(dim))
     return r if out is None else write_out(out, r)
@@ -503,6 +506,8 @@ export(cat, name="concatenate")
 @export
 def stack(tensors, dim=0, *, out=None):
     """Stacks equal-shaped tensors along a new dim."""
+    if _state.autocast and out is None and "stack" in _state.autocast:
+        return _autocast("stack", stack, tensors, dim)
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -771,6 +776,8 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
 
 @export
 def trace(input):
+    if _state.autocast and "trace" in _state.autocast:
+        return _autocast("trace", trace, input)
     if input.dim() != 2:
         raise RuntimeError("trace: expected a matrix, but got tensor with dim %d" % input.dim())
     return diagonal(input).sum()

@@ -29,14 +29,14 @@ def _make_grads(outputs, grads):
             if not out.dtype.is_floating_point:
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got %s"
                                    % out.dtype)
-            g = _C.zeros_meta((out._shape, out.dtype))
+            g = _C.zeros_meta((out._shape, out.dtype, out._device))
             _C.fill_(g, 1)
         elif isinstance(g, Tensor):
             if g._shape != out._shape:
                 raise RuntimeError("Mismatch in shape: grad_output[%d] has a shape of %s and output[%d] has a shape "
                                    "of %s." % (i, list(g.shape), i, list(out.shape)))
         else:
-            g = _C.zeros_meta((out._shape, out.dtype))
+            g = _C.zeros_meta((out._shape, out.dtype, out._device))
             _C.fill_(g, grads[i])
         result.append(g)
     return result
@@ -70,5 +70,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, allow_unused=allow_unused,
                           accumulate=False)
     if materialize_grads:
-        result = tuple(r if r is not None else _C.zeros_meta((i._shape, i.dtype)) for r, i in zip(result, inputs))
+        result = tuple(r if r is not None else _C.zeros_meta((i._shape, i.dtype, i._device)) for r, i in zip(result, inputs))
     return result

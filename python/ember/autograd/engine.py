@@ -23,7 +23,7 @@ def _root_edge(t):
 
 def _fix_grad(node, g, meta):
     """Makes g match the output it is the gradient of: sums broadcast dims, casts the dtype."""
-    shape, dtype = meta
+    shape, dtype = meta[0], meta[1]
     gshape = g._shape
     if gshape != shape:
         try:
@@ -69,10 +69,10 @@ def _grad_in_layout_of(var, g):
     parameter and fused optimizers need no copies; row-major when var overlaps itself or has gaps."""
     if g.numel() == 0:
         # nothing to copy; a zero-size leaf may carry zero strides, which in-place kernels refuse to write
-        return _C.empty(var.shape, g.dtype)
+        return _C.empty(var.shape, g.dtype, g._device)
     if var.is_contiguous() or not is_dense(var._shape, var.stride()):
         return _C.clone(g) if g.is_contiguous() else _C.contiguous(g)
-    out = _C.empty_strided(var.shape, var.stride(), g.dtype)
+    out = _C.empty_strided(var.shape, var.stride(), g.dtype, g._device)
     _C.copy_(out, g)
     return out
 

@@ -176,7 +176,7 @@ def _grad_accumulator(t):
         acc.next_functions = ()
         acc.needs_input_grad = ()
         acc._saved = None
-        acc._out_meta = ((t._shape, t.dtype),)
+        acc._out_meta = ((t._shape, t.dtype) if t._device == "cpu" else (t._shape, t.dtype, t._device),)
         t._grad_accumulator = weakref.ref(acc)
     return acc
 
@@ -382,7 +382,7 @@ class _CopySlicesFn:
     def backward(node, grad):
         base_sizes, base_strides, base_offset, dtype = node._base_geom
         sizes, strides, offset = node._view_geom
-        result = _C.empty_strided(base_sizes, base_strides, dtype)
+        result = _C.empty_strided(base_sizes, base_strides, dtype, grad._device)
         _C.copy_(result, grad)
         region = _C.as_strided(result, sizes, strides, offset - base_offset)
         fn = node._fn
@@ -409,7 +409,7 @@ class _ViewOfRebasedFn:
     def backward(node, grad):
         base_sizes, base_strides, base_offset, dtype = node._base_geom
         sizes, strides, offset = node._view_geom
-        result = _C.empty_strided(base_sizes, base_strides, dtype)
+        result = _C.empty_strided(base_sizes, base_strides, dtype, grad._device)
         _C.fill_(result, 0)
         _C.copy_(_C.as_strided(result, sizes, strides, offset - base_offset), grad)
         return (result,)

@@ -8,6 +8,9 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inf
 
 class _GradState(threading.local):
     enabled = True
+    # names of the ops that the autocast regions active in this thread may cast (empty when none is active):
+    # the one flag an autocast-listed op checks on its fast path (ember.amp.autocast_mode keeps it up to date)
+    autocast = frozenset()
 
 
 _state = _GradState()

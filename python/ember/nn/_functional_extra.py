@@ -16,6 +16,8 @@ from .._ops import pointwise as _pw
 from .._ops._util import check_tensor
 from .._ops.creation import arange as _arange, tensor as _tensor, zeros as _zeros
 from .._ops.shape import cat as _cat, stack as _stack
+from ..amp.autocast_mode import _dispatch as _autocast
+from ..autograd.grad_mode import _state
 
 __all__ = ["ctc_loss", "one_hot", "normalize", "cosine_similarity", "pairwise_distance"]
 
@@ -56,6 +58,8 @@ def one_hot(tensor, num_classes=-1):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p, eps) along dim (an int or a tuple of ints); out= makes it non-differentiable."""
+    if _state.autocast and out is None and "normalize" in _state.autocast:
+        return _autocast("normalize", normalize, input, p, dim, eps)
     check_tensor(input, "normalize")
     denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     r = input / denom
@@ -95,6 +99,8 @@ def _broadcast_shape(a, b):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along dim, inputs broadcast against each other."""
+    if _state.autocast and "cosine_similarity" in _state.autocast:
+        return _autocast("cosine_similarity", cosine_similarity, x1, x2, dim, eps)
     x1, x2 = _float_operands(x1, x2, "cosine_similarity")
     shape = _broadcast_shape(tuple(x1.shape), tuple(x2.shape))
     if tuple(x1.shape) != shape:
@@ -232,6 +238,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     plus exp(log_probs), i.e. the logits' gradient assuming log_probs came from log_softmax; the two agree once
     back-propagated through log_softmax.)
     """
+    if _state.autocast and "ctc_loss" in _state.autocast:
+        return _autocast("ctc_loss", ctc_loss, log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                         zero_infinity)
     check_tensor(log_probs, "ctc_loss", "log_probs")
     check_tensor(targets, "ctc_loss", "targets")
     if reduction not in ("none", "mean", "sum"):

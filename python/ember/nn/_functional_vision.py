@@ -17,6 +17,8 @@ from .._ops import pointwise as _pw
 from .._ops._util import check_tensor, needs_grad
 from .._ops.creation import tensor as _tensor, zeros as _zeros
 from .._ops.nn import adaptive_avg_pool1d, adaptive_avg_pool2d, pad
+from ..amp.autocast_mode import _dispatch as _autocast
+from ..autograd.grad_mode import _state
 
 __all__ = ["unfold", "fold", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest",
            "upsample_bilinear", "grid_sample", "affine_grid"]
@@ -523,6 +525,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     mode: 'bilinear' (trilinear for 5-D), 'nearest' (ties round to even) or 'bicubic' (4-D); padding_mode:
     'zeros', 'border' or 'reflection'. Differentiable with respect to input and grid.
     """
+    if _state.autocast and "grid_sample" in _state.autocast:
+        return _autocast("grid_sample", grid_sample, input, grid, mode, padding_mode, align_corners)
     check_tensor(input, "grid_sample")
     check_tensor(grid, "grid_sample", "grid")
     if mode not in ("bilinear", "nearest", "bicubic"):

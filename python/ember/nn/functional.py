@@ -9,7 +9,7 @@ import warnings
 
 from .. import _C
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import _state, no_grad
 from .._ops import pointwise as _pw
 from .._ops._util import check_tensor, needs_grad
 from .._ops.linalg import linear
@@ -17,6 +17,7 @@ from .._ops.nn import (  # noqa: F401  (re-exported)
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, batch_norm, conv1d,
     conv2d, conv_transpose2d, cross_entropy, dropout, dropout2d, embedding, group_norm, layer_norm, log_softmax,
     max_pool1d, max_pool2d, nll_loss, pad, softmax, softmin)
+from ..amp.autocast_mode import _dispatch as _autocast
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
@@ -42,6 +43,8 @@ __all__ = [
 def bilinear(input1, input2, weight, bias=None):
     """y = x1^T A x2 + b over the last dim: input1 [*, in1], input2 [*, in2], weight [out, in1, in2] ->
     [*, out]."""
+    if _state.autocast and "bilinear" in _state.autocast:
+        return _autocast("bilinear", bilinear, input1, input2, weight, bias)
     check_tensor(input1, "bilinear", "input1")
     check_tensor(input2, "bilinear", "input2")
     out_f, in1, in2 = weight.shape
@@ -172,6 +175,8 @@ def leaky_relu_(input, negative_slope=0.01):
 
 def prelu(input, weight):
     """Leaky ReLU with a learnable slope: one per channel (dim 1) or a single one shared by all."""
+    if _state.autocast and "prelu" in _state.autocast:
+        return _autocast("prelu", prelu, input, weight)
     check_tensor(input, "prelu")
     if weight.numel() != 1:
         if input.dim() == 0:
@@ -322,6 +327,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     is_causal: a lower-triangular mask (attn_mask must then be None); scale defaults to 1/sqrt(E); enable_gqa
     repeats key/value heads (dim -3) to match the query heads. Rows with nothing to attend to give zeros.
     """
+    if _state.autocast and "scaled_dot_product_attention" in _state.autocast:
+        return _autocast("scaled_dot_product_attention", scaled_dot_product_attention, query, key, value, attn_mask,
+                         dropout_p, is_causal, scale, enable_gqa)
     check_tensor(query, "scaled_dot_product_attention", "query")
     L, S = query.shape[-2], key.shape[-2]
     if query.shape[-1] != key.shape[-1]:
@@ -540,6 +548,8 @@ def _weighted(loss, weight, input, reduction, mean_by_weight=True):
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean (or sum, or none) of |input - target|; with weight, the weighted sum divided by sum(weight)."""
+    if _state.autocast and "l1_loss" in _state.autocast:
+        return _autocast("l1_loss", l1_loss, input, target, size_average, reduce, reduction, weight)
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     loss = (input - target).abs()
@@ -548,6 +558,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean (or sum, or none) of (input - target)^2; with weight, the weighted sum divided by sum(weight)."""
+    if _state.autocast and "mse_loss" in _state.autocast:
+        return _autocast("mse_loss", mse_loss, input, target, size_average, reduce, reduction, weight)
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if weight is None and input.shape == target.shape and input.numel() > 0 and needs_grad(input, target):
@@ -607,6 +619,9 @@ class _BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-w * (t * log(x) + (1 - t) * log(1 - x)) for probabilities x in [0, 1]; each log is clamped at -100 so
     that x = 0 or 1 gives a finite loss, as in PyTorch."""
+    if _state.autocast and "binary_cross_entropy" in _state.autocast:
+        return _autocast("binary_cross_entropy", binary_cross_entropy, input, target, weight, size_average, reduce,
+                         reduction)
     reduction = _reduction(size_average, reduce, reduction)
     check_tensor(input, "binary_cross_entropy")
     if target.shape != input.shape:
@@ -627,6 +642,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """Sigmoid + binary cross entropy in one stable expression:
     (1 - t) * x + (1 + (pos_weight - 1) * t) * log(1 + exp(-x)); pos_weight scales the positive term (one value
     per class, broadcast over the last dim)."""
+    if _state.autocast and "binary_cross_entropy_with_logits" in _state.autocast:
+        return _autocast("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, input, target, weight,
+                         size_average, reduce, reduction, pos_weight)
     reduction = _reduction(size_average, reduce, reduction)
     check_tensor(input, "binary_cross_entropy_with_logits")
     if target.shape != input.shape:
@@ -644,6 +662,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 * d^2 / beta where |d| < beta, |d| - 0.5 * beta elsewhere (d = input - target); beta=0 is L1."""
+    if _state.autocast and "smooth_l1_loss" in _state.autocast:
+        return _autocast("smooth_l1_loss", smooth_l1_loss, input, target, size_average, reduce, reduction, beta)
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if beta < 0:
@@ -657,6 +677,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 * d^2 where |d| < delta, delta * (|d| - 0.5 * delta) elsewhere (d = input - target)."""
+    if _state.autocast and "huber_loss" in _state.autocast:
+        return _autocast("huber_loss", huber_loss, input, target, reduction, delta, weight)
     _warn_size(input, target)
     reduction = _reduction(None, None, reduction)
     if delta <= 0:
@@ -670,6 +692,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     """Pointwise KL divergence target * (log(target) - input) with input given as log-probabilities (and target as
     log-probabilities too when log_target). reduction='batchmean' divides the sum by the batch size, which is the
     mathematical KL divergence; 'mean' averages over every element."""
+    if _state.autocast and "kl_div" in _state.autocast:
+        return _autocast("kl_div", kl_div, input, target, size_average, reduce, reduction, log_target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     elif reduction not in _REDUCTIONS + ("batchmean",):

@@ -92,9 +92,10 @@ def _buffer_like(p, fill=0.0):
     """A state buffer for p: p's dtype and (when p is dense) p's memory layout, so the fused kernel reads
     param, grad and state in one order without copies (PyTorch's memory_format=preserve_format)."""
     shape, stride = p._shape, p.stride()
-    if p.is_contiguous() or not is_dense(shape, stride):
+    dense = is_dense(shape, stride)
+    if p._device == "cpu" and (p.is_contiguous() or not dense):
         return _C.full(shape, fill, p.dtype)
-    t = _C.empty_strided(shape, stride, p.dtype)
+    t = _C.empty_strided(shape, stride, p.dtype, p._device) if dense else _C.empty(shape, p.dtype, p._device)
     _C.fill_(t, fill)
     return t
 

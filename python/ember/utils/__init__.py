@@ -1,4 +1,4 @@
 """Utilities: ``ember.utils.data`` (datasets, samplers, DataLoader) and ``ember.utils.plot`` (PNG charts)."""
-from . import data
+from . import data, dlpack
 
-__all__ = ["data"]
+__all__ = ["data", "dlpack"]

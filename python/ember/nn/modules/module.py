@@ -486,7 +486,8 @@ class Module:
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def share_memory(self):
-        """Ember tensors are ordinary host memory; kept so multiprocessing code runs unchanged."""
+        """Moves every parameter, its .grad when present, and every buffer into shared memory, in place (see
+        Tensor.share_memory_), so processes handed this module (Hogwild training) update the same weights."""
         return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------------------------------------ hooks and call

@@ -1,0 +1,330 @@
+// CUDA pointwise kernels over the shared functor list (kernels/pointwise_ops.h, compiled __host__ __device__):
+// unary, binary and their bool-result forms, copy with casting, fill, and where. One grid-stride kernel per op
+// and dtype with three paths: dense operands with 128-bit vector loads and stores, and strided operands through
+// the offset calculator with 32-bit indexing where it fits, 64-bit otherwise.
+#include "core/dispatch.h"
+#include "cuda/launch.h"
+#include "cuda/runtime.h"
+#include "kernels/pointwise_ops.h"
+
+namespace ember {
+namespace cuda {
+
+namespace {
+
+using namespace kernels;
+
+template <class T, int N>
+struct alignas(sizeof(T) * N) Vec {
+  T v[N];
+};
+
+// Elements per thread step on the dense path: 16 bytes of the wider of output and input.
+template <class Tout, class Tin>
+constexpr int vec_width() {
+  return int(16 / (sizeof(Tout) > sizeof(Tin) ? sizeof(Tout) : sizeof(Tin)));
+}
+
+// Applies f element by element. Dense path: each thread loads and stores whole 16-byte vectors.
+template <class Tout, class Tin, int NIN, class F>
+__global__ void dense_kernel(int64_t n, Tout* out, const Tin* in0, const Tin* in1, F f) {
+  constexpr int V = vec_width<Tout, Tin>();
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t nvec = n / V;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < nvec; i += stride) {
+    const Vec<Tin, V> a = reinterpret_cast<const Vec<Tin, V>*>(in0)[i];
+    Vec<Tout, V> o;
+    if constexpr (NIN == 1) {
+#pragma unroll
+      for (int j = 0; j < V; ++j) o.v[j] = f(a.v[j]);
+    } else {
+      const Vec<Tin, V> b = reinterpret_cast<const Vec<Tin, V>*>(in1)[i];
+#pragma unroll
+      for (int j = 0; j < V; ++j) o.v[j] = f(a.v[j], b.v[j]);
+    }
+    reinterpret_cast<Vec<Tout, V>*>(out)[i] = o;
+  }
+  for (int64_t e = nvec * V + int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += stride) {
+    if constexpr (NIN == 1) out[e] = f(in0[e]);
+    else out[e] = f(in0[e], in1[e]);
+  }
+}
+
+template <class Tout, class Tin, int NIN, class IndexT, class F>
+__global__ void strided_kernel(IndexT n, char* out, const char* in0, const char* in1, OffsetCalc<NIN + 1, IndexT> oc,
+                               F f) {
+  const IndexT stride = IndexT(gridDim.x) * blockDim.x;
+  for (IndexT i = IndexT(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    IndexT off[NIN + 1];
+    oc.get(i, off);
+    Tout* o = reinterpret_cast<Tout*>(out + off[0]);
+    const Tin a = *reinterpret_cast<const Tin*>(in0 + off[1]);
+    if constexpr (NIN == 1) {
+      *o = f(a);
+    } else {
+      *o = f(a, *reinterpret_cast<const Tin*>(in1 + off[2]));
+    }
+  }
+}
+
+// Eight blocks per multiprocessor of the iteration's device: enough to hide latency, few enough to loop.
+int64_t max_blocks(const TensorIter& it) { return int64_t(multiprocessor_count(it.device.index)) * 8; }
+
+bool aligned_to(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+template <class Tout, class Tin, int NIN, class F>
+void launch(const TensorIter& it, const F& f) {
+  if (it.numel == 0) return;
+  DeviceGuard guard(it.device.index);
+  constexpr int V = vec_width<Tout, Tin>();
+  const int64_t isz[3] = {int64_t(sizeof(Tout)), int64_t(sizeof(Tin)), int64_t(sizeof(Tin))};
+  bool vec_ok = aligned_to(it.data[0], sizeof(Vec<Tout, V>));
+  for (int k = 1; k <= NIN; ++k) vec_ok = vec_ok && aligned_to(it.data[k], sizeof(Vec<Tin, V>));
+  if (vec_ok && is_dense_1d(it, isz)) {
+    LaunchConfig lc = launch_config(it.numel, V, max_blocks(it));
+    dense_kernel<Tout, Tin, NIN><<<unsigned(lc.blocks), lc.threads>>>(
+        it.numel, reinterpret_cast<Tout*>(it.data[0]), reinterpret_cast<const Tin*>(it.data[1]),
+        reinterpret_cast<const Tin*>(NIN == 2 ? it.data[2] : it.data[1]), f);
+  } else if (fits_32bit(it)) {
+    LaunchConfig lc = launch_config(it.numel, 1, max_blocks(it));
+    strided_kernel<Tout, Tin, NIN, uint32_t><<<unsigned(lc.blocks), lc.threads>>>(
+        uint32_t(it.numel), it.data[0], it.data[1], NIN == 2 ? it.data[2] : it.data[1],
+        make_offset_calc<NIN + 1, uint32_t>(it), f);
+  } else {
+    LaunchConfig lc = launch_config(it.numel, 1, max_blocks(it));
+    strided_kernel<Tout, Tin, NIN, int64_t><<<unsigned(lc.blocks), lc.threads>>>(
+        it.numel, it.data[0], it.data[1], NIN == 2 ? it.data[2] : it.data[1], make_offset_calc<NIN + 1, int64_t>(it),
+        f);
+  }
+  EMBER_CUDA_CHECK_LAUNCH();
+}
+
+// ops/ hands the kernels their compute dtype (float32 for 16-bit floats), so these are the dtypes each class
+// instantiates.
+#define EMBER_CU_CASE(enum_name, type, ...) \
+  case ScalarType::enum_name: {             \
+    using scalar_t = type;                  \
+    return __VA_ARGS__();                   \
+  }
+#define EMBER_CU_DISPATCH_FLOAT(t, name, ...)                                                      \
+  [&] {                                                                                             \
+    switch (t) {                                                                                    \
+      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
+      EMBER_DISPATCH_FAIL(t, name)                                                                  \
+    }                                                                                               \
+  }()
+#define EMBER_CU_DISPATCH_NUMERIC(t, name, ...)                                                    \
+  [&] {                                                                                             \
+    switch (t) {                                                                                    \
+      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
+      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
+      EMBER_DISPATCH_FAIL(t, name)                                                                  \
+    }                                                                                               \
+  }()
+#define EMBER_CU_DISPATCH_ALL(t, name, ...)                                                        \
+  [&] {                                                                                             \
+    switch (t) {                                                                                    \
+      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
+      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Bool, bool, __VA_ARGS__)                                                        \
+      EMBER_DISPATCH_FAIL(t, name)                                                                  \
+    }                                                                                               \
+  }()
+#define EMBER_CU_DISPATCH_INTEGRAL(t, name, ...)                                                   \
+  [&] {                                                                                             \
+    switch (t) {                                                                                    \
+      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
+      EMBER_CU_CASE(Bool, bool, __VA_ARGS__)                                                        \
+      EMBER_DISPATCH_FAIL(t, name)                                                                  \
+    }                                                                                               \
+  }()
+
+#define EMBER_CU_UNARY(name, cls, expr)                                         \
+  struct U_##name {                                                             \
+    template <class T>                                                          \
+    __device__ T operator()(T x) const {                                        \
+      return T(expr);                                                           \
+    }                                                                           \
+  };                                                                            \
+  void u_##name(const TensorIter& it, ScalarType dt) {                         \
+    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch<scalar_t, scalar_t, 1>(it, U_##name()); }); \
+  }
+EMBER_UNARY_OPS(EMBER_CU_UNARY)
+#undef EMBER_CU_UNARY
+
+#define EMBER_CU_UNARY_BOOL(name, cls, expr)                                    \
+  struct UB_##name {                                                            \
+    template <class T>                                                          \
+    __device__ bool operator()(T x) const {                                     \
+      return (expr);                                                            \
+    }                                                                           \
+  };                                                                            \
+  void ub_##name(const TensorIter& it, ScalarType dt) {                        \
+    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch<bool, scalar_t, 1>(it, UB_##name()); }); \
+  }
+EMBER_UNARY_BOOL_OPS(EMBER_CU_UNARY_BOOL)
+#undef EMBER_CU_UNARY_BOOL
+
+#define EMBER_CU_BINARY(name, cls, expr)                                        \
+  struct B_##name {                                                             \
+    template <class T>                                                          \
+    __device__ T operator()(T a, T b) const {                                   \
+      return T(expr);                                                           \
+    }                                                                           \
+  };                                                                            \
+  void b_##name(const TensorIter& it, ScalarType dt) {                         \
+    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch<scalar_t, scalar_t, 2>(it, B_##name()); }); \
+  }
+EMBER_BINARY_OPS(EMBER_CU_BINARY)
+#undef EMBER_CU_BINARY
+
+#define EMBER_CU_BINARY_BOOL(name, cls, expr)                                   \
+  struct BB_##name {                                                            \
+    template <class T>                                                          \
+    __device__ bool operator()(T a, T b) const {                                \
+      return (expr);                                                            \
+    }                                                                           \
+  };                                                                            \
+  void bb_##name(const TensorIter& it, ScalarType dt) {                        \
+    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch<bool, scalar_t, 2>(it, BB_##name()); }); \
+  }
+EMBER_BINARY_BOOL_OPS(EMBER_CU_BINARY_BOOL)
+#undef EMBER_CU_BINARY_BOOL
+
+using PwFn = void (*)(const TensorIter&, ScalarType);
+const PwFn unary_table[] = {
+#define X(name, cls, expr) &u_##name,
+    EMBER_UNARY_OPS(X)
+#undef X
+};
+const PwFn unary_bool_table[] = {
+#define X(name, cls, expr) &ub_##name,
+    EMBER_UNARY_BOOL_OPS(X)
+#undef X
+};
+const PwFn binary_table[] = {
+#define X(name, cls, expr) &b_##name,
+    EMBER_BINARY_OPS(X)
+#undef X
+};
+const PwFn binary_bool_table[] = {
+#define X(name, cls, expr) &bb_##name,
+    EMBER_BINARY_BOOL_OPS(X)
+#undef X
+};
+
+// float16/bfloat16 are loaded and stored by the kernel itself and converted through float
+template <class Dst>
+struct CastTo {
+  template <class Src>
+  __device__ Dst operator()(Src x) const {
+    if constexpr (std::is_same<Dst, bool>::value && (std::is_same<Src, Half>::value || std::is_same<Src, BFloat16>::value))
+      return float(x) != 0.0f;
+    else if constexpr (std::is_same<Dst, bool>::value) return x != Src(0);
+    else if constexpr (std::is_same<Src, Half>::value || std::is_same<Src, BFloat16>::value) return Dst(float(x));
+    else if constexpr (std::is_same<Dst, Half>::value || std::is_same<Dst, BFloat16>::value) return Dst(float(x));
+    else return Dst(x);
+  }
+};
+
+template <class T>
+__global__ void fill_kernel(int64_t n, T* out, T v) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) out[i] = v;
+}
+
+template <class T, class IndexT>
+__global__ void fill_strided_kernel(IndexT n, char* out, OffsetCalc<1, IndexT> oc, T v) {
+  const IndexT stride = IndexT(gridDim.x) * blockDim.x;
+  for (IndexT i = IndexT(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    IndexT off[1];
+    oc.get(i, off);
+    *reinterpret_cast<T*>(out + off[0]) = v;
+  }
+}
+
+template <int Size, class IndexT>
+__global__ void where_kernel(IndexT n, char* out, const char* cond, const char* a, const char* b,
+                             OffsetCalc<4, IndexT> oc) {
+  struct alignas(Size) Bytes {
+    unsigned char v[Size];
+  };
+  const IndexT stride = IndexT(gridDim.x) * blockDim.x;
+  for (IndexT i = IndexT(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    IndexT off[4];
+    oc.get(i, off);
+    const bool c = *reinterpret_cast<const bool*>(cond + off[1]);
+    *reinterpret_cast<Bytes*>(out + off[0]) = *reinterpret_cast<const Bytes*>((c ? a + off[2] : b + off[3]));
+  }
+}
+
+template <int Size>
+void launch_where(const TensorIter& it) {
+  DeviceGuard guard(it.device.index);
+  LaunchConfig lc = launch_config(it.numel, 1, max_blocks(it));
+  if (fits_32bit(it))
+    where_kernel<Size, uint32_t><<<unsigned(lc.blocks), lc.threads>>>(uint32_t(it.numel), it.data[0], it.data[1],
+                                                                     it.data[2], it.data[3],
+                                                                     make_offset_calc<4, uint32_t>(it));
+  else
+    where_kernel<Size, int64_t><<<unsigned(lc.blocks), lc.threads>>>(it.numel, it.data[0], it.data[1], it.data[2],
+                                                                    it.data[3], make_offset_calc<4, int64_t>(it));
+  EMBER_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const TensorIter& it, ScalarType dtype) { unary_table[int(op)](it, dtype); }
+void unary_bool(UnaryBoolOp op, const TensorIter& it, ScalarType dtype) { unary_bool_table[int(op)](it, dtype); }
+void binary(BinaryOp op, const TensorIter& it, ScalarType dtype) { binary_table[int(op)](it, dtype); }
+void binary_bool(BinaryBoolOp op, const TensorIter& it, ScalarType dtype) { binary_bool_table[int(op)](it, dtype); }
+
+void copy(const TensorIter& it, ScalarType dst, ScalarType src) {
+  EMBER_DISPATCH_ALL(dst, "copy", [&] {
+    using D = scalar_t;
+    EMBER_DISPATCH_ALL(src, "copy", [&] { launch<D, scalar_t, 1>(it, CastTo<D>()); });
+  });
+}
+
+void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value) {
+  if (t.numel() == 0) return;
+  EMBER_DISPATCH_ALL(t.dtype(), "fill", [&] {
+    const scalar_t v = is_integral_value ? scalar_t(value_i) : scalar_t(value_f);
+    TensorIter it = TensorIter::build({&t}, t.sizes());
+    DeviceGuard guard(it.device.index);
+    const int64_t isz[1] = {int64_t(sizeof(scalar_t))};
+    LaunchConfig lc = launch_config(it.numel, 1, max_blocks(it));
+    if (is_dense_1d(it, isz))
+      fill_kernel<scalar_t><<<unsigned(lc.blocks), lc.threads>>>(it.numel, reinterpret_cast<scalar_t*>(it.data[0]), v);
+    else if (fits_32bit(it))
+      fill_strided_kernel<scalar_t, uint32_t><<<unsigned(lc.blocks), lc.threads>>>(
+          uint32_t(it.numel), it.data[0], make_offset_calc<1, uint32_t>(it), v);
+    else
+      fill_strided_kernel<scalar_t, int64_t><<<unsigned(lc.blocks), lc.threads>>>(
+          it.numel, it.data[0], make_offset_calc<1, int64_t>(it), v);
+    EMBER_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void where(const TensorIter& it, size_t itemsize) {
+  if (it.numel == 0) return;
+  switch (itemsize) {
+    case 1: return launch_where<1>(it);
+    case 2: return launch_where<2>(it);
+    case 4: return launch_where<4>(it);
+    case 8: return launch_where<8>(it);
+    default: throw TypeError(str("where: unsupported element size ", itemsize));
+  }
+}
+
+}  // namespace cuda
+}  // namespace ember

@@ -1,0 +1,62 @@
+// The CUDA kernel table: starts from the table whose every entry raises "not implemented for 'cuda'" and
+// fills the entries the CUDA module implements (_C._missing_kernels('cuda') lists the rest).
+#include "core/kernel_table.h"
+#include "cuda/runtime.h"
+
+namespace ember {
+
+const KernelTable& cuda_missing_table();
+
+namespace cuda {
+void unary(kernels::UnaryOp op, const TensorIter& it, ScalarType dtype);
+void unary_bool(kernels::UnaryBoolOp op, const TensorIter& it, ScalarType dtype);
+void binary(kernels::BinaryOp op, const TensorIter& it, ScalarType dtype);
+void binary_bool(kernels::BinaryBoolOp op, const TensorIter& it, ScalarType dtype);
+void copy(const TensorIter& it, ScalarType dst, ScalarType src);
+void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
+void where(const TensorIter& it, size_t itemsize);
+}  // namespace cuda
+
+const KernelTable& cuda_kernel_table() {
+  static const KernelTable t = [] {
+    KernelTable k = cuda_missing_table();
+#define EMBER_CUDA_SLOT(name) k.name = &cuda::name;
+    EMBER_CUDA_SLOT(allocate)
+    EMBER_CUDA_SLOT(copy_bytes)
+    EMBER_CUDA_SLOT(synchronize)
+    EMBER_CUDA_SLOT(memory_stats)
+    EMBER_CUDA_SLOT(empty_cache)
+    EMBER_CUDA_SLOT(reset_peak_memory)
+    EMBER_CUDA_SLOT(unary)
+    EMBER_CUDA_SLOT(unary_bool)
+    EMBER_CUDA_SLOT(binary)
+    EMBER_CUDA_SLOT(binary_bool)
+    EMBER_CUDA_SLOT(copy)
+    EMBER_CUDA_SLOT(fill)
+    EMBER_CUDA_SLOT(where)
+#undef EMBER_CUDA_SLOT
+    return k;
+  }();
+  return t;
+}
+
+bool cuda_built() { return true; }
+int cuda_device_count() { return cuda::device_count(); }
+
+CudaDeviceProperties cuda_device_properties(int device) {
+  EMBER_RUNTIME_CHECK(device >= 0 && device < cuda::device_count(), "CUDA error: invalid device ordinal ", device,
+                      " (", cuda::device_count(), " device(s) visible)");
+  cudaDeviceProp p;
+  EMBER_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  CudaDeviceProperties r;
+  r.name = p.name;
+  r.major = p.major;
+  r.minor = p.minor;
+  r.multi_processor_count = p.multiProcessorCount;
+  r.total_memory = int64_t(p.totalGlobalMem);
+  r.l2_cache_size = int64_t(p.l2CacheSize);
+  return r;
+}
+
+}  // namespace ember
+

@@ -1,0 +1,102 @@
+"""Bad inputs that used to crash, hang or answer wrongly (issue 16): each must raise a clear Python exception
+naming what was wrong, or give PyTorch's answer."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+
+
+def _survives(code):
+    """Runs code in a fresh interpreter: a crash (signal) is a failure, an exception is fine."""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode >= 0, "killed by signal %d: %s" % (-p.returncode, p.stderr[-500:])
+    return p
+
+
+def test_randint_over_the_whole_int64_range():
+    p = _survives("import ember; t = ember.randint(-2**63, 2**63 - 1, (1000,)); print(int(t.min()), int(t.max()))")
+    assert p.returncode == 0, p.stderr
+    lo, hi = map(int, p.stdout.split())
+    assert lo < -2**60 and hi > 2**60  # spread over the range, not folded into a corner
+    t = ember.empty(500, dtype=ember.int64).random_(-2**63, 2**63 - 1)
+    assert t.unique().numel() > 490 if hasattr(t, "unique") else True
+
+
+def test_random_int_ranges_checked_per_dtype():
+    with pytest.raises(RuntimeError, match=r"within \[0, 255\] for dtype uint8"):
+        ember.empty(3, dtype=ember.uint8).random_(0, 1000)
+    t = ember.empty(2000, dtype=ember.uint8).random_(0, 256)
+    assert int(t.max()) == 255 or int(t.max()) > 240
+    big = ember.randint(0, 2**62, (1000,))
+    assert int(big.max()) > 2**61  # exact int64 arithmetic, not doubles
+
+
+def test_randperm_refuses_dtypes_that_cannot_hold_it():
+    with pytest.raises(RuntimeError, match="too large for dtype uint8"):
+        ember.randperm(300, dtype=ember.uint8)
+    p = ember.randperm(256, dtype=ember.uint8)
+    assert sorted(p.tolist()) == list(range(256))
+
+
+def test_bernoulli_probabilities_must_lie_in_0_1():
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(RuntimeError, match=r"probability in \[0, 1\]"):
+            ember.bernoulli(ember.full((3,), bad))
+    assert ember.bernoulli(ember.ones(4)).tolist() == [1.0] * 4
+
+
+def test_unfold_negative_size():
+    with pytest.raises(RuntimeError, match="size is -3 but must be >= 0"):
+        ember.arange(10.0).unfold(0, -3, 1)
+
+
+def test_numel_overflow_raises():
+    with pytest.raises(RuntimeError, match="numel: integer multiplication overflow"):
+        ember.ones(1, 1).expand(2**40, 2**40)
+    with pytest.raises((RuntimeError, MemoryError), match="overflow|too many elements"):
+        ember.ones(1).as_strided((2**40, 2**40), (0, 0))
+
+
+def test_backward_bindings_check_their_inputs():
+    with pytest.raises(IndexError, match="out of bounds for an input plane of 2x2"):
+        _C.max_pool2d_backward(ember.ones(1, 1, 2, 2), ember.full((1, 1, 2, 2), 10**6, dtype=ember.int64), [1, 1, 2, 2])
+    x, t = ember.randn(4, 3), ember.tensor([0, 1, 2, 1])
+    lse = _C.cross_entropy(x, t, None, -100, 0.0)[1]
+    with pytest.raises(RuntimeError, match="grad has 2 elements"):
+        _C.cross_entropy_backward(ember.ones(2), x, t, None, -100, 0.0, lse)
+    with pytest.raises(RuntimeError, match="lse has 2 elements"):
+        _C.cross_entropy_backward(ember.ones(4), x, t, None, -100, 0.0, lse[:2])
+    with pytest.raises(IndexError, match="Target 7 is out of bounds for 3 classes"):
+        _C.cross_entropy_backward(ember.ones(4), x, ember.tensor([0, 1, 7, 1]), None, -100, 0.0, lse)
+    with pytest.raises(RuntimeError, match="avg_pool2d_backward: grad of shape"):
+        _C.avg_pool2d_backward(ember.ones(1, 1, 5, 5), [1, 1, 4, 4], [2, 2], [2, 2], [0, 0], False, True, 0)
+
+
+def test_read_only_numpy_arrays_are_not_written_through():
+    a = np.ones(3)
+    a.flags.writeable = False
+    t = ember.from_numpy(a)
+    with pytest.raises(RuntimeError, match="read-only numpy array"):
+        t.add_(1)
+    with pytest.raises(RuntimeError, match="read-only numpy array"):
+        t[0] = 5
+    assert a.tolist() == [1.0, 1.0, 1.0]
+    assert not t.numpy().flags.writeable
+    assert (t + 1).tolist() == [2.0, 2.0, 2.0]  # reading is fine
+    c = t.clone()
+    c.add_(1)
+    assert c.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_sixth_derivative_of_x5_is_zero():
+    x = ember.tensor(2.0, requires_grad=True)
+    y = x ** 5
+    derivs = []
+    for _ in range(6):
+        (y,) = ember.autograd.grad(y, x, create_graph=True)
+        derivs.append(y.item())
+    assert derivs == [80.0, 160.0, 240.0, 240.0, 120.0, 0.0]
