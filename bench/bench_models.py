@@ -6,8 +6,8 @@ alternate between libraries and each number is the median time per training step
 Run: python bench/bench_models.py [--threads 2] [--rounds 7] [--steps 5] [--only lstm,transformer] [--profile]
 
 On a machine whose cores other processes share, PyTorch's OpenMP workers spin at barriers and its multi-thread
-times balloon (several-fold, from one round to the next); OMP_WAIT_POLICY=PASSIVE in the environment keeps such
-comparisons meaningful.
+times balloon (several-fold, from one round to the next): compare multi-thread runs at a quiet moment (the
+load average is worth quoting with them).
 """
 import argparse
 import statistics
