@@ -4,6 +4,10 @@ same code (``lib`` is ember or torch), start from the same weights and use the s
 alternate between libraries and each number is the median time per training step.
 
 Run: python bench/bench_models.py [--threads 2] [--rounds 7] [--steps 5] [--only lstm,transformer] [--profile]
+
+On a machine whose cores other processes share, PyTorch's OpenMP workers spin at barriers and its multi-thread
+times balloon (several-fold, from one round to the next): compare multi-thread runs at a quiet moment (the
+load average is worth quoting with them).
 """
 import argparse
 import statistics
@@ -137,6 +141,19 @@ def profile(name, steps):
     pstats.Stats(pr).sort_stats("tottime").print_stats(25)
 
 
+def cpu_model():
+    """The CPU's model name (Linux /proc/cpuinfo), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
@@ -148,6 +165,8 @@ def main():
     ember.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
+    if not args.profile:
+        print("%s, %d thread(s)" % (cpu_model(), args.threads))
     for name in args.only.split(","):
         if args.profile:
             profile(name, args.steps)

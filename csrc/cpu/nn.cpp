@@ -1,9 +1,12 @@
 // Row-wise fused kernels for neural-network ops: numerically stable softmax / log_softmax and backward.
+// Contiguous rows run the vectorised kernels of cpu/row_kernels.inc (baseline + AVX2 copies); strided rows
+// the scalar loops here.
 #include <cmath>
 #include <vector>
 
 #include "core/dispatch.h"
 #include "cpu/kernels.h"
+#include "cpu/row_kernels_isa.h"
 #include "kernels/math.h"
 
 namespace ember {
@@ -39,8 +42,9 @@ void for_each_row(std::initializer_list<const Tensor*> ts, int64_t dim, const F&
       std::max<int64_t>(1, kGrainSize / std::max<int64_t>(len, 1)));
 }
 
+// a strided row (the contiguous ones take softmax_row of cpu/row_kernels.inc)
 template <class T>
-void softmax_row(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bool log) {
+void softmax_row_strided(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bool log) {
   if (n == 0) return;
   T mx = x[0];
   for (int64_t j = 1; j < n; ++j) {
@@ -49,18 +53,10 @@ void softmax_row(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bool log) 
   }
   if (std::isinf(mx) && mx < 0) mx = T(0);  // an all -inf row: avoid inf - inf
   T sum = 0;
-  if (xs == 1 && os == 1) {
-    for (int64_t j = 0; j < n; ++j) {
-      T e = kmath::exp(x[j] - mx);
-      o[j] = e;
-      sum += e;
-    }
-  } else {
-    for (int64_t j = 0; j < n; ++j) {
-      T e = kmath::exp(x[j * xs] - mx);
-      o[j * os] = e;
-      sum += e;
-    }
+  for (int64_t j = 0; j < n; ++j) {
+    T e = kmath::exp(x[j * xs] - mx);
+    o[j * os] = e;
+    sum += e;
   }
   if (log) {
     // (x - max) - log(sum): subtracting max + log(sum) at once would round log(sum) away for large logits
@@ -76,9 +72,13 @@ void softmax_row(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bool log) 
 
 void softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log) {
   EMBER_DISPATCH_F32_F64(x.dtype(), log ? "log_softmax" : "softmax", [&] {
+    using T = scalar_t;
+    const bool avx2 = use_avx2_float_copy(x.dtype());
     for_each_row({&out, &x}, dim, [&](char** r, const int64_t* st, int64_t n) {
-      softmax_row<scalar_t>(reinterpret_cast<scalar_t*>(r[0]), st[0], reinterpret_cast<const scalar_t*>(r[1]),
-                            st[1], n, log);
+      T* o = reinterpret_cast<T*>(r[0]);
+      const T* xp = reinterpret_cast<const T*>(r[1]);
+      if (st[0] == 1 && st[1] == 1 && n > 0) EMBER_ROW_RUN(softmax_row<T>, o, xp, n, log);
+      else softmax_row_strided<T>(o, st[0], xp, st[1], n, log);
     });
   });
 }
@@ -86,10 +86,15 @@ void softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log) {
 void softmax_backward(const Tensor& gx, const Tensor& g, const Tensor& y, int64_t dim, bool log) {
   EMBER_DISPATCH_F32_F64(g.dtype(), "softmax_backward", [&] {
     using T = scalar_t;
+    const bool avx2 = use_avx2_float_copy(g.dtype());
     for_each_row({&gx, &g, &y}, dim, [&](char** r, const int64_t* st, int64_t n) {
       T* o = reinterpret_cast<T*>(r[0]);
       const T* gp = reinterpret_cast<const T*>(r[1]);
       const T* yp = reinterpret_cast<const T*>(r[2]);
+      if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+        EMBER_ROW_RUN(softmax_backward_row<T>, o, gp, yp, n, log);
+        return;
+      }
       T acc = 0;
       if (log) {
         for (int64_t j = 0; j < n; ++j) acc += gp[j * st[1]];

@@ -1,6 +1,6 @@
 // Normalisation and loss kernels: batch norm (statistics, apply, backward) over [N, C, S] tensors, layer
 // norm over contiguous rows, and cross-entropy (log-softmax + NLL with weights, ignore_index and label
-// smoothing) over [N, C] logits in one pass per row.
+// smoothing) over [N, C] logits, vectorised row kernels from cpu/row_kernels.inc (baseline + AVX2 copies).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "core/dispatch.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/row_kernels_isa.h"
 #include "kernels/math.h"
 
 namespace ember {
@@ -22,6 +23,10 @@ double class_weight_sum(const T* wp, int64_t C) {
   for (int64_t c = 0; c < C; ++c) s += double(wp[c]);
   return s;
 }
+
+// Rows per thread chunk: each element costs an exp (several cheap operations), so split sooner than kGrainSize.
+int64_t ce_grain(int64_t C) { return std::max<int64_t>(1, kGrainSize / 8 / std::max<int64_t>(C, 1)); }
+
 }  // namespace
 
 void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
@@ -206,6 +211,7 @@ void layer_norm_backward(const Tensor& gx, const Tensor& gw, const Tensor& gb, c
   });
 }
 
+// Rows are split across the pool; each chunk owns one row of exp scratch for the forward.
 void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const Tensor& target, const Tensor& weight,
                    int64_t ignore_index, double smoothing) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1];
@@ -216,29 +222,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T *lp = loss.data<T>(), *sp = lse.data<T>();
     const double wsum = class_weight_sum(wp, C);
-    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* row = xp + r * C;
-        T mx = row[0];
-        for (int64_t c = 1; c < C; ++c) mx = row[c] > mx || row[c] != row[c] ? row[c] : mx;
-        double s = 0;
-        for (int64_t c = 0; c < C; ++c) s += double(kmath::exp(row[c] - mx));
-        const double l = double(mx) + std::log(s);
-        sp[r] = T(l);
-        const int64_t t = tp[r];
-        if (t == ignore_index) {
-          lp[r] = T(0);
-          continue;
-        }
-        const double wt = wp ? double(wp[t]) : 1.0;
-        double v = (1.0 - smoothing) * wt * (l - double(row[t]));
-        if (smoothing > 0) {
-          double sx = 0;  // sum_c w_c * x_c
-          for (int64_t c = 0; c < C; ++c) sx += (wp ? double(wp[c]) : 1.0) * double(row[c]);
-          v += smoothing / double(C) * (l * wsum - sx);
-        }
-        lp[r] = T(v);
-      }
+    const bool avx2 = use_avx2_float_copy(x.dtype());
+    parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
+      std::vector<T> e(static_cast<size_t>(C));
+      EMBER_ROW_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum, e.data());
     });
   });
 }
@@ -253,26 +240,9 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& 
     const T* wp = weight.defined() ? weight.data<T>() : nullptr;
     T* op = gx.data<T>();
     const double wsum = class_weight_sum(wp, C);
-    parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        T* o = op + r * C;
-        const int64_t t = tp[r];
-        if (t == ignore_index) {
-          std::fill(o, o + C, T(0));
-          continue;
-        }
-        const T* row = xp + r * C;
-        const T l = sp[r];
-        const double g = gp[r];
-        const double wt = wp ? double(wp[t]) : 1.0;
-        const double a = g * (1.0 - smoothing) * wt, b = g * smoothing / double(C);
-        for (int64_t c = 0; c < C; ++c) {
-          const double p = double(kmath::exp(row[c] - l));
-          const double wc = wp ? double(wp[c]) : 1.0;
-          o[c] = T(a * p + b * (wsum * p - wc));
-        }
-        o[t] = T(double(o[t]) - a);
-      }
+    const bool avx2 = use_avx2_float_copy(x.dtype());
+    parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
+      EMBER_ROW_RUN(ce_backward_rows<T>, op, gp, xp, sp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum);
     });
   });
 }

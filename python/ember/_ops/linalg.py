@@ -2,6 +2,7 @@
 and tensordot built on them. Gradients for broadcast batch dims are summed by the engine."""
 import numbers
 import string
+from math import prod as _prod
 
 from .. import _C
 from .._tensor import Tensor
@@ -240,13 +241,20 @@ method("baddbmm_", _inplace_product(baddbmm, "baddbmm_"))
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias, with the bias fused into the GEMM for 2-D input."""
+    """input @ weight.T + bias. Input of 2 or more dims runs as one GEMM with the bias fused in: leading dims
+    are folded into the rows (as PyTorch does), so the backward's input and weight gradients are single GEMMs
+    over all rows too."""
     if _state.autocast and "linear" in _state.autocast:
         return _autocast("linear", linear, input, weight, bias)
-    if input.dim() == 2 and bias is not None:
-        return addmm(bias, input, weight.t())
-    out = matmul(input, weight.t())
-    return out + bias if bias is not None else out
+    nd = input.dim()
+    if nd < 2 or weight.dim() != 2 or (bias is not None and bias.dim() > 1):
+        # (a bias of more dims broadcasts against the whole output, as PyTorch allows)
+        out = matmul(input, weight.t())
+        return out + bias if bias is not None else out
+    lead = input.shape[:-1]
+    x = input if nd == 2 else input.reshape(_prod(lead), input.shape[-1])
+    out = addmm(bias, x, weight.t()) if bias is not None else mm(x, weight.t())
+    return out if nd == 2 else out.reshape(*lead, weight.shape[0])
 
 
 # ---------------------------------------------------------------------------------------- einsum / tensordot

@@ -151,22 +151,19 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 class CrossEntropyFn(Function):
-    """Fused log-softmax + NLL over [N, C] logits with class-index targets (one pass per row)."""
+    """Fused log-softmax + NLL over [N, C] logits with class-index targets; the forward's per-row
+    log-sum-exp is saved, so the backward is one pass over the logits."""
 
     @staticmethod
-    def forward(x, target, weight, ignore_index, smoothing, reduction):
+    def forward(ctx, x, target, weight, ignore_index, smoothing, reduction):
         rows, lse = _C.cross_entropy(x, target, weight, ignore_index, smoothing)
+        ctx.save_for_backward(x, target, weight, lse)  # saved, so it is freed with the graph's buffers
+        ctx.args = (ignore_index, smoothing, reduction)
         return _ce_reduce(rows, target, weight, ignore_index, reduction)
 
     @staticmethod
-    def setup_context(ctx, inputs, out):
-        x, target, weight, ignore_index, smoothing, reduction = inputs
-        ctx.save_for_backward(x, target, weight)
-        ctx.args = (ignore_index, smoothing, reduction)
-
-    @staticmethod
     def backward(ctx, g):
-        x, target, weight = ctx.saved_tensors
+        x, target, weight, lse = ctx.saved_tensors
         ignore_index, smoothing, reduction = ctx.args
         if _state.enabled:
             return _composite_grads(lambda xx: _cross_entropy_composite(
@@ -177,8 +174,8 @@ class CrossEntropyFn(Function):
         else:
             scale = g if reduction == "sum" else g / _ce_denominator(target, weight, ignore_index, x.dtype)
             grow = _C.expand(_C.reshape(scale, (1,)), (n,))
-        _, lse = _C.cross_entropy(x, target, weight, ignore_index, smoothing)
-        return _C.cross_entropy_backward(grow, x, target, weight, ignore_index, smoothing, lse), None, None, None, None, None
+        gx = _C.cross_entropy_backward(grow, x, target, weight, ignore_index, smoothing, lse)
+        return gx, None, None, None, None, None
 
 
 def _ce_denominator(target, weight, ignore_index, dtype):
@@ -216,7 +213,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
                              % (input.shape[0], target.shape[0]))
         args = (input, target, weight, int(ignore_index), float(label_smoothing), reduction)
-        return CrossEntropyFn.apply(*args) if needs_grad(input) else CrossEntropyFn.forward(*args)
+        if needs_grad(input):
+            return CrossEntropyFn.apply(*args)
+        return _ce_reduce(_C.cross_entropy(*args[:5])[0], target, weight, args[3], reduction)
     return _cross_entropy_composite(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
