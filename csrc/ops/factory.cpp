@@ -2,6 +2,7 @@
 #include "ops/factory.h"
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "core/shape.h"
@@ -60,6 +61,20 @@ Tensor eye(int64_t n, int64_t m, ScalarType dtype) {
 
 namespace {
 
+// The integers a dtype holds exactly, [lo, hi] inclusive (floats: up to 2^(significand bits)).
+std::pair<int64_t, int64_t> exact_int_range(ScalarType dtype) {
+  switch (dtype) {
+    case ScalarType::Bool: return {0, 1};
+    case ScalarType::UInt8: return {0, 255};
+    case ScalarType::Int32: return {INT32_MIN, INT32_MAX};
+    case ScalarType::Float16: return {-(int64_t(1) << 11), int64_t(1) << 11};
+    case ScalarType::BFloat16: return {-(int64_t(1) << 8), int64_t(1) << 8};
+    case ScalarType::Float32: return {-(int64_t(1) << 24), int64_t(1) << 24};
+    case ScalarType::Float64: return {-(int64_t(1) << 53), int64_t(1) << 53};
+    default: return {INT64_MIN, INT64_MAX};
+  }
+}
+
 Generator& gen_or_default(Generator* g) { return g ? *g : *default_generator(); }
 
 void random_into(const Tensor& self, kernels::RandomKind kind, double a, double b, Generator* gen,
@@ -93,17 +108,7 @@ void normal_(const Tensor& self, double mean, double std, Generator* gen) {
 
 void random_int_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
   EMBER_RUNTIME_CHECK(low < high, "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
-  int64_t lo = INT64_MIN, hi = INT64_MAX;  // the values the dtype holds ([lo, hi] inclusive)
-  switch (self.dtype()) {
-    case ScalarType::Bool: lo = 0, hi = 1; break;
-    case ScalarType::UInt8: lo = 0, hi = 255; break;
-    case ScalarType::Int32: lo = INT32_MIN, hi = INT32_MAX; break;
-    case ScalarType::Float16: lo = -(int64_t(1) << 11), hi = int64_t(1) << 11; break;
-    case ScalarType::BFloat16: lo = -(int64_t(1) << 8), hi = int64_t(1) << 8; break;
-    case ScalarType::Float32: lo = -(int64_t(1) << 24), hi = int64_t(1) << 24; break;
-    case ScalarType::Float64: lo = -(int64_t(1) << 53), hi = int64_t(1) << 53; break;
-    default: break;
-  }
+  const auto [lo, hi] = exact_int_range(self.dtype());
   EMBER_RUNTIME_CHECK(low >= lo && high - 1 <= hi, "random_ expects 'from' and 'to' - 1 to lie within [", lo, ", ", hi,
                       "] for dtype ", dtype_name(self.dtype()), ", but got from=", low, " and to=", high);
   random_into(self, kernels::RandomKind::RandInt, double(low), double(high), gen, low,
@@ -139,17 +144,8 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
 
 Tensor randperm(int64_t n, ScalarType dtype, Generator* gen) {
   EMBER_RUNTIME_CHECK(n >= 0, "n must be non-negative, got", n);
-  int64_t cap = INT64_MAX;  // the largest n whose values 0 .. n-1 the dtype holds exactly
-  switch (dtype) {
-    case ScalarType::Bool: cap = 2; break;
-    case ScalarType::UInt8: cap = 256; break;
-    case ScalarType::Int32: cap = int64_t(1) << 31; break;
-    case ScalarType::Float16: cap = (int64_t(1) << 11) + 1; break;
-    case ScalarType::BFloat16: cap = (int64_t(1) << 8) + 1; break;
-    case ScalarType::Float32: cap = (int64_t(1) << 24) + 1; break;
-    case ScalarType::Float64: cap = (int64_t(1) << 53) + 1; break;
-    default: break;
-  }
+  // the largest n whose values 0 .. n-1 the dtype holds exactly
+  const int64_t hi = exact_int_range(dtype).second, cap = hi == INT64_MAX ? hi : hi + 1;
   EMBER_RUNTIME_CHECK(n <= cap, "randperm: n=", n, " is too large for dtype ", dtype_name(dtype), ", which holds the values 0..n-1 "
                       "exactly only up to n=", cap);
   // random 63-bit keys, stable-sorted: a uniform permutation (ties have probability ~n^2 / 2^63)
