@@ -95,15 +95,14 @@ def _zero_grads(params, set_to_none):
 
 
 def _graph(roots):
-    """Dependency counts (incoming edges) of every node reachable from roots, and the nodes in DFS order."""
+    """Dependency counts (incoming edges) of every node reachable from roots (a root that no other node feeds
+    has none), found by an iterative walk: linear in the graph's size, whatever its depth."""
     deps = {}
-    order = []
     seen = set(roots)
     stack = list(seen)
+    pop, push = stack.pop, stack.append
     while stack:
-        n = stack.pop()
-        order.append(n)
-        for nxt, _ in n.next_functions:
+        for nxt, _ in pop().next_functions:
             if nxt is None:
                 continue
             c = deps.get(nxt)
@@ -111,27 +110,38 @@ def _graph(roots):
                 deps[nxt] = 1
                 if nxt not in seen:
                     seen.add(nxt)
-                    stack.append(nxt)
+                    push(nxt)
             else:
                 deps[nxt] = c + 1
-    return deps, order
+    return deps
 
 
-def _needed(order, target_nodes):
+def _needed(roots, deps, target_nodes):
     """Nodes that must run for autograd.grad: those with a path to a target. A target itself only has its
-    incoming gradient captured; it runs only when another target lies beyond it."""
+    incoming gradient captured; it runs only when another target lies beyond it.
+
+    One pass in linear time: the nodes are put in topological order (a node after every node that feeds it,
+    Kahn's algorithm over a copy of the dependency counts), then walked backwards, so each node's successors
+    are settled before the node itself is."""
+    left = dict(deps)
+    topo = [n for n in set(roots) if n not in left]
+    push = topo.append
+    i = 0
+    while i < len(topo):
+        for nxt, _ in topo[i].next_functions:
+            if nxt is not None:
+                c = left[nxt] - 1
+                left[nxt] = c
+                if c == 0:
+                    push(nxt)
+        i += 1
     needed = set()
-    changed = True
-    while changed:
-        changed = False
-        for n in order:
-            if n in needed:
-                continue
-            for nxt, _ in n.next_functions:
-                if nxt is not None and (nxt in target_nodes or nxt in needed):
-                    needed.add(n)
-                    changed = True
-                    break
+    add = needed.add
+    for n in reversed(topo):
+        for nxt, _ in n.next_functions:
+            if nxt is not None and (nxt in target_nodes or nxt in needed):
+                add(n)
+                break
     return needed
 
 
@@ -160,8 +170,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 repeats.append((i, j))
         target_nodes = {n for n, _ in targets}
 
-    deps, order = _graph([n for n, _, _ in roots])
-    needed = _needed(order, target_nodes) if targets is not None else None
+    deps = _graph([n for n, _, _ in roots])
+    needed = _needed([n for n, _, _ in roots], deps, target_nodes) if targets is not None else None
     captured = [None] * len(inputs) if inputs is not None else None
 
     buffers = {}
