@@ -1,7 +1,7 @@
 """Named tuples returned by ops that give values and indices (like torch.return_types)."""
 from collections import namedtuple
 
-__all__ = ["max", "min", "sort", "topk", "median", "kthvalue", "mode", "aminmax"]
+__all__ = ["max", "min", "sort", "topk", "median", "kthvalue", "mode", "aminmax", "histogram"]
 
 max = namedtuple("max", ["values", "indices"])
 min = namedtuple("min", ["values", "indices"])
@@ -11,6 +11,7 @@ median = namedtuple("median", ["values", "indices"])
 kthvalue = namedtuple("kthvalue", ["values", "indices"])
 mode = namedtuple("mode", ["values", "indices"])
 aminmax = namedtuple("aminmax", ["min", "max"])
+histogram = namedtuple("histogram", ["hist", "bin_edges"])
 
 # ember.linalg and its top-level aliases
 linalg_slogdet = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
