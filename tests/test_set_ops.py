@@ -171,6 +171,17 @@ def test_searchsorted_sorter_scalar_noncontiguous(rng):
     r = npy(ember.searchsorted(t, v))
     for i in range(10):
         np.testing.assert_array_equal(r[i], np.searchsorted(big[:, i], npy(v)[i]))
+    # NaN values go after every boundary and NaN boundaries count as largest, on both paths
+    nseq = np.array([1.0, 2.0, np.nan])
+    nv = np.array([1.5, np.nan, 5.0])
+    for limit in (1 << 24, 0):
+        set_ops._COMPARE_LIMIT, set_ops._COMPARE_MAX_M, saved = limit, limit, (set_ops._COMPARE_LIMIT,
+                                                                               set_ops._COMPARE_MAX_M)
+        try:
+            for right in (False, True):
+                assert npy(ember.searchsorted(E(nseq), E(nv), right=right)).tolist() == [1, 3, 2]
+        finally:
+            set_ops._COMPARE_LIMIT, set_ops._COMPARE_MAX_M = saved
     assert ember.searchsorted(E(seq), ember.zeros(0, 3)).shape == (0, 3)
     assert npy(ember.searchsorted(ember.zeros(0), E(vals))).tolist() == [0] * 10
 
@@ -269,6 +280,18 @@ def test_cdist_gradcheck(rng, p):
         c = E(rng.standard_normal((30, 3)), requires_grad=True)
         assert gradcheck(lambda x, y: ember.cdist(x, y, compute_mode="use_mm_for_euclid_dist"), c, b)
         assert ember.autograd.gradgradcheck(lambda x, y: ember.cdist(x, y, p=p), (a, b))
+        assert ember.autograd.gradgradcheck(lambda x, y: ember.cdist(x, y, compute_mode="use_mm_for_euclid_dist"),
+                                            (c, b))
+    if p == 3:
+        assert ember.autograd.gradgradcheck(lambda x, y: ember.cdist(x, y, p=p), (a, b))
+
+
+def test_cdist_autocast_runs_in_float32(rng):
+    x = E(rng.standard_normal((30, 4)).astype(np.float32)).bfloat16()
+    with ember.autocast("cpu", dtype=ember.bfloat16):
+        r = ember.cdist(x, x)
+    assert r.dtype is ember.float32
+    np.testing.assert_allclose(npy(r), _cdist_ref(npy(x.float()), npy(x.float()), 2), atol=1e-3)
 
 
 def test_cdist_zero_distance_gradient_is_finite():

@@ -210,13 +210,14 @@ method("bincount", lambda self, weights=None, minlength=0: bincount(self, weight
 
 # A broadcast compare-and-count beats sorting the merged values for short sequences (up to _COMPARE_MAX_M
 # boundaries, in chunks of at most _COMPARE_LIMIT comparisons) or when there are few comparisons in all.
-_COMPARE_LIMIT = 1 << 22
+_COMPARE_LIMIT = 1 << 24
 _COMPARE_MAX_M = 64
 
 
 def _count_before(seq, vals, right):
     """For sorted rows seq (B, m) and values (B, k): how many seq entries lie before each value (left: those
-    not >= value, right: those not > value, which is PyTorch's binary-search predicate, NaN included)."""
+    < value, right: those <= value). A NaN value goes after every boundary, as PyTorch's binary search puts
+    it; NaN boundaries (where a binary search's answer depends on its path) count as largest."""
     b, m = seq._shape
     k = vals._shape[-1]
     if m * k * b <= _COMPARE_LIMIT or m <= _COMPARE_MAX_M:
@@ -225,9 +226,9 @@ def _count_before(seq, vals, right):
         parts = []
         for start in builtins.range(0, builtins.max(k, 1), chunk):
             v = vals.narrow(-1, start, builtins.min(chunk, k - start)).unsqueeze(-1)
-            before = (s > v) if right else (s >= v)
-            parts.append((~before).to(_C.int64).sum(-1))
-        return parts[0] if len(parts) == 1 else cat(parts, -1)
+            parts.append(((s <= v) if right else (s < v)).sum(-1))
+        r = parts[0] if len(parts) == 1 else cat(parts, -1)
+        return where(vals.isnan(), m, r) if _is_float(vals) else r
     # merge: one stable sort of values and boundaries together; ties put values after (right) or before (left)
     # the equal boundaries, so the number of boundaries ahead of a value is its insertion index
     both = cat([seq, vals], -1) if right else cat([vals, seq], -1)
@@ -235,7 +236,8 @@ def _count_before(seq, vals, right):
     is_seq = (order < m) if right else (order >= k)
     ahead = cumsum(is_seq.to(_C.int64), -1)
     placed = _zeros(order._shape, _C.int64, order).scatter(-1, order, ahead)
-    return placed.narrow(-1, m, k) if right else placed.narrow(-1, 0, k)
+    r = placed.narrow(-1, m, k) if right else placed.narrow(-1, 0, k)
+    return where(vals.isnan(), m, r) if _is_float(vals) else r
 
 
 def _side_arg(right, side, op):
