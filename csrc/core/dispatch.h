@@ -91,6 +91,16 @@
     }                                                               \
   }()
 
+// float16 and bfloat16 only (kernels that stage 16-bit rows through float32 scratch)
+#define EMBER_DISPATCH_REDUCED(t, name, ...)                        \
+  [&] {                                                             \
+    switch (t) {                                                    \
+      EMBER_DTYPE_CASE(Float16, ::ember::Half, __VA_ARGS__)         \
+      EMBER_DTYPE_CASE(BFloat16, ::ember::BFloat16, __VA_ARGS__)    \
+      EMBER_DISPATCH_FAIL(t, name)                                  \
+    }                                                               \
+  }()
+
 // every type but the 16-bit floats
 #define EMBER_DISPATCH_NUMERIC_NO_HALF(t, name, ...)                \
   [&] {                                                             \

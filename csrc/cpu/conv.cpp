@@ -1,6 +1,7 @@
 // 2-D convolution forward and backward as im2col + packed GEMM (col2im for the input gradient). A 1x1,
 // stride-1, unpadded convolution skips im2col: the input already is the column matrix. Stride-1 convolutions
-// on small images use the direct kernels of cpu/conv_direct.h instead, which pack nothing.
+// on small images use the direct kernels of cpu/conv_direct.h instead, which pack nothing. float16/bfloat16
+// run the float32 kernels on blocks of images converted on the fly.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cpu/conv_direct.h"
 #include "cpu/gemm_operands.h"
 #include "cpu/kernels.h"
+#include "ops/pointwise.h"
 
 namespace ember {
 namespace cpu {
@@ -301,16 +303,81 @@ void conv_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const C
   finish_weight_grad<T>(gout, x, w, g, gw);
 }
 
+// float16/bfloat16: blocks of images are converted to float32 scratch (about 8 MiB, and at least one image per
+// thread), run through the float kernels and rounded back; the weight is converted once, its gradient summed
+// over blocks in float32. No 16-bit tensor is ever converted as a whole.
+int64_t images_per_block(int64_t N, int64_t floats_per_image) {
+  const int64_t budget = (int64_t(8) << 20) / int64_t(sizeof(float));
+  const int64_t b = std::max<int64_t>(budget / std::max<int64_t>(floats_per_image, 1), get_num_threads());
+  return std::max<int64_t>(1, std::min(N, b));
+}
+
+Tensor image_block(const Tensor& t, int64_t n0, int64_t n) {
+  DimVector sizes = t.sizes();
+  sizes[0] = n;
+  return t.as_view(sizes, t.strides(), t.offset() + n0 * t.strides()[0]);
+}
+
+Tensor to_float32(const Tensor& t) {
+  if (!t.defined()) return t;
+  Tensor f = empty(t.sizes(), ScalarType::Float32, t.device());
+  ops::copy_(f, t);
+  return f;
+}
+
+Tensor float_like(const Tensor& t) { return t.defined() ? empty(t.sizes(), ScalarType::Float32, t.device()) : t; }
+
+void add_into(const Tensor& acc, const Tensor& part) {
+  if (!acc.defined()) return;
+  float* a = acc.data<float>();
+  const float* p = part.data<float>();
+  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += p[i];
+}
+
+void conv_forward_reduced(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias,
+                          const ConvGeometry& g) {
+  const Tensor wf = to_float32(w), bf = to_float32(bias);
+  const int64_t N = x.sizes()[0], B = images_per_block(N, (x.numel() + out.numel()) / N);
+  for (int64_t n0 = 0; n0 < N; n0 += B) {
+    const int64_t n = std::min(B, N - n0);
+    const Tensor ob = image_block(out, n0, n), of = float_like(ob);
+    conv_forward<float>(of, to_float32(image_block(x, n0, n)), wf, bf, g);
+    ops::copy_(ob, of);
+  }
+}
+
+void conv_backward_reduced(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g,
+                           const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  const Tensor wf = to_float32(w);
+  const Tensor gw_sum = float_like(gw), gb_sum = float_like(gb), gw_part = float_like(gw), gb_part = float_like(gb);
+  for (const Tensor* t : {&gw_sum, &gb_sum})
+    if (t->defined()) std::fill(t->data<float>(), t->data<float>() + t->numel(), 0.f);
+  const int64_t N = x.sizes()[0], B = images_per_block(N, (x.numel() + gout.numel()) / N);
+  for (int64_t n0 = 0; n0 < N; n0 += B) {
+    const int64_t n = std::min(B, N - n0);
+    const Tensor gxb = gx.defined() ? image_block(gx, n0, n) : Tensor(), gxf = float_like(gxb);
+    conv_backward<float>(to_float32(image_block(gout, n0, n)), to_float32(image_block(x, n0, n)), wf, g, gxf, gw_part,
+                         gb_part);
+    if (gxb.defined()) ops::copy_(gxb, gxf);
+    add_into(gw_sum, gw_part);
+    add_into(gb_sum, gb_part);
+  }
+  if (gw.defined()) ops::copy_(gw, gw_sum);
+  if (gb.defined()) ops::copy_(gb, gb_sum);
+}
+
 }  // namespace
 
 void set_conv_algorithm(ConvAlgorithm a) { g_conv_algorithm = a; }
 
 void conv2d_forward(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g) {
+  if (is_reduced_float(x.dtype())) return conv_forward_reduced(out, x, w, bias, g);
   EMBER_DISPATCH_F32_F64(x.dtype(), "conv2d", [&] { conv_forward<scalar_t>(out, x, w, bias, g); });
 }
 
 void conv2d_backward(const Tensor& gout, const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gx,
                      const Tensor& gw, const Tensor& gb) {
+  if (is_reduced_float(x.dtype())) return conv_backward_reduced(gout, x, w, g, gx, gw, gb);
   EMBER_DISPATCH_F32_F64(x.dtype(), "conv2d_backward", [&] { conv_backward<scalar_t>(gout, x, w, g, gx, gw, gb); });
 }
 

@@ -112,6 +112,16 @@ void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int
   EMBER_GEMM_PICK(gemm_f64, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
 }
 
+void gemm_f32(int64_t M, int64_t N, int64_t K, const Half* A, int64_t rsa, int64_t csa, const Half* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+  EMBER_GEMM_PICK(gemm_strided<float>, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
+}
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, const BFloat16* A, int64_t rsa, int64_t csa, const BFloat16* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+  EMBER_GEMM_PICK(gemm_strided<float>, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
+}
+
 void gemm_w_cols(int64_t M, const float* W, int64_t ldw, const Im2ColSrc<float>& src, float* C, int64_t ldc,
                  float beta) {
   EMBER_GEMM_PICK(gemm_w_cols<float>, M, W, ldw, src, C, ldc, beta)

@@ -4,11 +4,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "cpu/kernels.h"
 
 namespace ember {
 namespace cpu {
+
+// Packed panels hold P (float for float16/bfloat16 sources: the conversion happens here, panel by panel).
+template <class P, class T>
+inline P packed_value(T v) {
+  return P(v);
+}
 
 template <class T>
 struct StridedOperand {
@@ -18,24 +25,30 @@ struct StridedOperand {
   StridedOperand rows_from(int64_t r) const { return {p + r * rs, rs, cs}; }
   StridedOperand cols_from(int64_t c) const { return {p + c * cs, rs, cs}; }
   // out: panels of R rows x kc columns from (i0, k0), k-major inside a panel, zero-padded to R rows.
-  template <int R>
-  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+  template <int R, class P>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, P* out) const {
     for (int64_t r0 = 0; r0 < m; r0 += R) {
       const int64_t n = std::min<int64_t>(R, m - r0);
       const T* src = p + (i0 + r0) * rs + k0 * cs;
       if (rs == 1 && n == R) {
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);
+        for (int64_t k = 0; k < kc; ++k) {
+          if constexpr (std::is_same<T, P>::value) {
+            std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);
+          } else {
+            for (int64_t i = 0; i < R; ++i) out[k * R + i] = packed_value<P>(src[k * cs + i]);
+          }
+        }
       } else if (cs == 1 && n == R) {
         // row-major: k-outer, so each step writes one whole R-value row of the panel
         for (int64_t k = 0; k < kc; ++k)
-          for (int64_t i = 0; i < R; ++i) out[k * R + i] = src[i * rs + k];
+          for (int64_t i = 0; i < R; ++i) out[k * R + i] = packed_value<P>(src[i * rs + k]);
       } else {
         for (int64_t i = 0; i < R; ++i) {
           if (i < n) {
             const T* row = src + i * rs;
-            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = row[k * cs];
+            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = packed_value<P>(row[k * cs]);
           } else {
-            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+            for (int64_t k = 0; k < kc; ++k) out[k * R + i] = P(0);
           }
         }
       }
@@ -43,8 +56,8 @@ struct StridedOperand {
     }
   }
   // The transpose's rows: panels of R columns x kc rows from (k0, j0).
-  template <int R>
-  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+  template <int R, class P>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, P* out) const {
     StridedOperand<T> t{p, cs, rs};
     t.template pack_rows<R>(j0, k0, n, kc, out);
   }
@@ -56,29 +69,29 @@ template <class Derived, class T>
 struct RowRunPacking {
   using value_type = T;
   // As A: panels of R rows x kc columns from (i0, k0), zero-padded to R rows.
-  template <int R>
-  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, T* out) const {
+  template <int R, class P>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, P* out) const {
     const Derived& d = static_cast<const Derived&>(*this);
     for (int64_t r0 = 0; r0 < m; r0 += R) {
       const int64_t n = std::min<int64_t>(R, m - r0);
       for (int64_t i = 0; i < R; ++i) {
         if (i < n) d.row_run(i0 + r0 + i, k0, kc, out + i, R);
         else
-          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = T(0);
+          for (int64_t k = 0; k < kc; ++k) out[k * R + i] = P(0);
       }
       out += kc * R;
     }
   }
   // As B: panels of R columns x kc rows from (k0, j0), zero-padded to R columns.
-  template <int R>
-  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, T* out) const {
+  template <int R, class P>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, P* out) const {
     const Derived& d = static_cast<const Derived&>(*this);
     for (int64_t c0 = 0; c0 < n; c0 += R) {
       const int64_t w = std::min<int64_t>(R, n - c0);
       for (int64_t k = 0; k < kc; ++k) {
-        T* dst = out + k * R;
+        P* dst = out + k * R;
         d.row_run(k0 + k, j0 + c0, w, dst, 1);
-        for (int64_t t = w; t < R; ++t) dst[t] = T(0);
+        for (int64_t t = w; t < R; ++t) dst[t] = P(0);
       }
       out += kc * R;
     }
@@ -95,7 +108,8 @@ struct Im2ColOperand : RowRunPacking<Im2ColOperand<T>, T> {
   Im2ColOperand cols_from(int64_t c) const { return {s, tap0, pix0 + c}; }
 
   // out[k * stride] for k in [0, n): pixels pix .. pix+n of tap `tap` (pixels may span images)
-  void row_run(int64_t tap, int64_t pix, int64_t n, T* out, int64_t stride) const {
+  template <class P>
+  void row_run(int64_t tap, int64_t pix, int64_t n, P* out, int64_t stride) const {
     tap += tap0;
     pix += pix0;
     const int64_t L = s.g.oh * s.g.ow;
@@ -107,7 +121,8 @@ struct Im2ColOperand : RowRunPacking<Im2ColOperand<T>, T> {
       n -= run;
     }
   }
-  void tap_run_image(int64_t tap, const T* base, int64_t pix, int64_t n, T* out, int64_t stride) const {
+  template <class P>
+  void tap_run_image(int64_t tap, const T* base, int64_t pix, int64_t n, P* out, int64_t stride) const {
     const ConvGeometry& g = s.g;
     const int64_t j = tap % g.kw, i = (tap / g.kw) % g.kh, c = tap / (g.kw * g.kh);
     const T* img = base + c * s.H * s.W;
@@ -119,21 +134,21 @@ struct Im2ColOperand : RowRunPacking<Im2ColOperand<T>, T> {
     for (int64_t k = 0; k < n;) {
       const int64_t iy = oy * g.sh - g.ph + i * g.dh;
       const int64_t run = std::min(n - k, g.ow - ox);
-      T* o = out + k * stride;
+      P* o = out + k * stride;
       if (iy < 0 || iy >= s.H) {
-        for (int64_t t = 0; t < run; ++t) o[t * stride] = T(0);
+        for (int64_t t = 0; t < run; ++t) o[t * stride] = P(0);
       } else {
         const T* row = img + iy * s.W + xoff;
         const int64_t lo = std::min(std::max(ox, ox_lo), ox + run), hi = std::max(std::min(ox + run, ox_hi), lo);
         int64_t t = 0;
-        for (; t < lo - ox; ++t) o[t * stride] = T(0);
-        if (g.sw == 1 && stride == 1) {
+        for (; t < lo - ox; ++t) o[t * stride] = P(0);
+        if (std::is_same<T, P>::value && g.sw == 1 && stride == 1) {
           std::memcpy(o + t, row + ox + t, sizeof(T) * size_t(hi - lo));
           t = hi - ox;
         } else {
-          for (; t < hi - ox; ++t) o[t * stride] = row[(ox + t) * g.sw];
+          for (; t < hi - ox; ++t) o[t * stride] = packed_value<P>(row[(ox + t) * g.sw]);
         }
-        for (; t < run; ++t) o[t * stride] = T(0);
+        for (; t < run; ++t) o[t * stride] = P(0);
       }
       k += run;
       ox = 0;
@@ -154,13 +169,14 @@ struct ImageMajorOperand : RowRunPacking<ImageMajorOperand<T>, T> {
   ImageMajorOperand rows_from(int64_t r) const { return {p, row_stride, image_stride, L, row0 + r, col0}; }
   ImageMajorOperand cols_from(int64_t c) const { return {p, row_stride, image_stride, L, row0, col0 + c}; }
   // out[k * stride] for k in [0, n): columns col .. col+n of row r
-  void row_run(int64_t r, int64_t col, int64_t n, T* out, int64_t stride) const {
+  template <class P>
+  void row_run(int64_t r, int64_t col, int64_t n, P* out, int64_t stride) const {
     r += row0;
     col += col0;
     while (n > 0) {
       const int64_t img = col / L, l = col % L, run = std::min(n, L - l);
       const T* src = p + img * image_stride + r * row_stride + l;
-      for (int64_t k = 0; k < run; ++k) out[k * stride] = src[k];
+      for (int64_t k = 0; k < run; ++k) out[k * stride] = packed_value<P>(src[k]);
       out += run * stride;
       col += run;
       n -= run;
@@ -174,12 +190,12 @@ struct TransposedOperand {
   Op op;
   TransposedOperand rows_from(int64_t r) const { return {op.cols_from(r)}; }
   TransposedOperand cols_from(int64_t c) const { return {op.rows_from(c)}; }
-  template <int R>
-  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, typename Op::value_type* out) const {
+  template <int R, class P>
+  void pack_rows(int64_t i0, int64_t k0, int64_t m, int64_t kc, P* out) const {
     op.template pack_cols<R>(k0, i0, kc, m, out);
   }
-  template <int R>
-  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, typename Op::value_type* out) const {
+  template <int R, class P>
+  void pack_cols(int64_t k0, int64_t j0, int64_t kc, int64_t n, P* out) const {
     op.template pack_rows<R>(j0, k0, n, kc, out);
   }
 };

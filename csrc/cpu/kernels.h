@@ -125,6 +125,11 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsa, int6
               int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
 void gemm_f64(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsa, int64_t csa, const double* B,
               int64_t rsb, int64_t csb, double* C, int64_t ldc, double alpha, double beta);
+// float16/bfloat16 A and B, converted to float32 while packing; C is float32 (the caller's accumulator).
+void gemm_f32(int64_t M, int64_t N, int64_t K, const Half* A, int64_t rsa, int64_t csa, const Half* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
+void gemm_f32(int64_t M, int64_t N, int64_t K, const BFloat16* A, int64_t rsa, int64_t csa, const BFloat16* B,
+              int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
 
 }  // namespace cpu
 }  // namespace ember

@@ -1,5 +1,6 @@
-// Batched matrix multiply: float32/float64 go to the packed GEMM (gemm.cpp); tiny products and integer types
-// use a direct loop where each output row accumulates a[i,k] * b[k,:] with the row of b contiguous.
+// Batched matrix multiply: float32/float64 go to the packed GEMM (gemm.cpp), float16/bfloat16 too (float32
+// accumulation); tiny products and integer types use a direct loop where each output row accumulates
+// a[i,k] * b[k,:] with the row of b contiguous.
 #include <algorithm>
 #include <vector>
 
@@ -64,6 +65,38 @@ void packed_batched(const Tensor& out, const Tensor& a, const Tensor& b, double 
   }
 }
 
+// float16/bfloat16: each product accumulates in a float32 buffer (A and B are converted while the GEMM packs
+// them) and is rounded into out once, so no operand is ever converted as a whole.
+template <class S>
+void reduced_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
+  const int64_t B = a.sizes()[0], M = a.sizes()[1], K = a.sizes()[2], N = b.sizes()[2];
+  const S* ap = a.data<S>();
+  const S* bp = b.data<S>();
+  S* cp = out.data<S>();
+  const int64_t crs = out.strides()[1], ccs = out.strides()[2];
+  auto one = [&](int64_t i, std::vector<float>& acc) {
+    S* c = cp + i * out.strides()[0];
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t j = 0; j < N; ++j)
+        acc[size_t(r * N + j)] = beta == 0.0 ? 0.f : float(beta * float(c[r * crs + j * ccs]));
+    if (K > 0)
+      gemm_f32(M, N, K, ap + i * a.strides()[0], a.strides()[1], a.strides()[2], bp + i * b.strides()[0],
+               b.strides()[1], b.strides()[2], acc.data(), N, float(alpha), 1.f);
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t j = 0; j < N; ++j) c[r * crs + j * ccs] = S(acc[size_t(r * N + j)]);
+  };
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  if (B > 1 && flops < 4e6) {
+    parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<float> acc(size_t(M * N));
+      for (int64_t i = b0; i < b1; ++i) one(i, acc);
+    });
+  } else {
+    std::vector<float> acc(size_t(M * N));
+    for (int64_t i = 0; i < B; ++i) one(i, acc);
+  }
+}
+
 }  // namespace
 
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b0, double alpha, double beta) {
@@ -72,13 +105,15 @@ void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b0, double a
   // tiny products: the direct loop below beats packing
   const bool tiny = M * N * K < 4096;
   if (!tiny && K > 0 && out.strides()[2] == 1 && out.dtype() == ScalarType::Float32) {
-    packed_batched<float>(out, a, b0, alpha, beta, gemm_f32);
+    packed_batched<float>(out, a, b0, alpha, beta, [](auto... args) { gemm_f32(args...); });
     return;
   }
   if (!tiny && K > 0 && out.strides()[2] == 1 && out.dtype() == ScalarType::Float64) {
     packed_batched<double>(out, a, b0, alpha, beta, gemm_f64);
     return;
   }
+  if (out.dtype() == ScalarType::Float16) return reduced_batched<Half>(out, a, b0, alpha, beta);
+  if (out.dtype() == ScalarType::BFloat16) return reduced_batched<BFloat16>(out, a, b0, alpha, beta);
   // rows of b must be contiguous for the inner loop; out rows too (ops/ allocates it so)
   Tensor b = b0.strides()[2] == 1 ? b0 : ops::contiguous(b0);
   EMBER_DISPATCH_NUMERIC_NO_HALF(out.dtype(), "matmul", [&] {

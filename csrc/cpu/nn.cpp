@@ -1,4 +1,5 @@
-// Row-wise fused kernels for neural-network ops: numerically stable softmax / log_softmax and backward.
+// Row-wise fused kernels for neural-network ops: numerically stable softmax / log_softmax and backward
+// (float16/bfloat16 rows staged through float32 scratch).
 // Contiguous rows run the vectorised kernels of cpu/row_kernels.inc (baseline + AVX2 copies); strided rows
 // the scalar loops here.
 #include <cmath>
@@ -7,6 +8,7 @@
 #include "core/dispatch.h"
 #include "cpu/kernels.h"
 #include "cpu/row_kernels_isa.h"
+#include "cpu/staging.h"
 #include "kernels/math.h"
 
 namespace ember {
@@ -71,6 +73,20 @@ void softmax_row_strided(T* o, int64_t os, const T* x, int64_t xs, int64_t n, bo
 }  // namespace
 
 void softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log) {
+  if (is_reduced_float(x.dtype())) {
+    EMBER_DISPATCH_REDUCED(x.dtype(), log ? "log_softmax" : "softmax", [&] {
+      using S = scalar_t;
+      const bool avx2 = use_avx2_float_copy(ScalarType::Float32);
+      for_each_row({&out, &x}, dim, [&](char** r, const int64_t* st, int64_t n) {
+        if (n == 0) return;
+        const float* xf = load_floats(reinterpret_cast<const S*>(r[1]), st[1], n, 0);
+        float* of = scratch_floats(n, 1);
+        EMBER_ROW_RUN(softmax_row<float>, of, xf, n, log);
+        store_floats(of, n, reinterpret_cast<S*>(r[0]), st[0]);
+      });
+    });
+    return;
+  }
   EMBER_DISPATCH_F32_F64(x.dtype(), log ? "log_softmax" : "softmax", [&] {
     using T = scalar_t;
     const bool avx2 = use_avx2_float_copy(x.dtype());
@@ -84,6 +100,21 @@ void softmax(const Tensor& out, const Tensor& x, int64_t dim, bool log) {
 }
 
 void softmax_backward(const Tensor& gx, const Tensor& g, const Tensor& y, int64_t dim, bool log) {
+  if (is_reduced_float(g.dtype())) {
+    EMBER_DISPATCH_REDUCED(g.dtype(), "softmax_backward", [&] {
+      using S = scalar_t;
+      const bool avx2 = use_avx2_float_copy(ScalarType::Float32);
+      for_each_row({&gx, &g, &y}, dim, [&](char** r, const int64_t* st, int64_t n) {
+        if (n == 0) return;
+        const float* gf = load_floats(reinterpret_cast<const S*>(r[1]), st[1], n, 0);
+        const float* yf = load_floats(reinterpret_cast<const S*>(r[2]), st[2], n, 1);
+        float* of = scratch_floats(n, 2);
+        EMBER_ROW_RUN(softmax_backward_row<float>, of, gf, yf, n, log);
+        store_floats(of, n, reinterpret_cast<S*>(r[0]), st[0]);
+      });
+    });
+    return;
+  }
   EMBER_DISPATCH_F32_F64(g.dtype(), "softmax_backward", [&] {
     using T = scalar_t;
     const bool avx2 = use_avx2_float_copy(g.dtype());

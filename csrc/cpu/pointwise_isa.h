@@ -1,5 +1,5 @@
-// Includes cpu/pointwise.inc once per instruction set: a baseline copy (every dtype) and, on x86-64, an
-// AVX2+FMA copy for float32/float64. Each copy sits in its own anonymous namespace inside a
+// Includes cpu/pointwise.inc once per instruction set: a baseline copy (every dtype, float16/bfloat16
+// computing in float32 element by element) and, on x86-64, an AVX2+FMA copy for float32/float64. Each copy sits in its own anonymous namespace inside a
 // `#pragma GCC target` region, so no function compiled for AVX2 is shared with (or replaces) baseline code.
 // Define EMBER_PW_UNARY or EMBER_PW_BINARY before including to pick the section.
 #pragma once
@@ -16,9 +16,9 @@ namespace cpu {
 
 namespace {
 #define EMBER_ISA_NS isa_default
-#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_F32_F64
-#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_NUMERIC_NO_HALF
-#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_ALL_NO_HALF
+#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_NUMERIC
+#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_ALL
 #define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_INTEGRAL
 #include "cpu/pointwise.inc"
 #undef EMBER_ISA_NS

@@ -1,12 +1,15 @@
 // Pooling over contiguous NCHW planes (one task per (n, c) plane): max (with flat h*W+w indices), average
 // (count_include_pad / divisor_override) and adaptive average; backward passes scatter into the input plane.
+// float16/bfloat16 compute in float32: windows accumulate in float, backward planes in float32 scratch.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/staging.h"
 
 namespace ember {
 namespace cpu {
@@ -50,13 +53,30 @@ inline void for_each_avg_window(const PoolGeometry& g, int64_t H, int64_t W, con
     }
 }
 
-template <class T>
-inline T window_sum(const T* plane, int64_t W, const Window& w) {
-  T s = 0;
+template <class T, class A = typename OpMath<T>::type>
+inline A window_sum(const T* plane, int64_t W, const Window& w) {
+  A s = 0;
   for (int64_t iy = w.y0; iy < w.y1; ++iy)
-    for (int64_t ix = w.x0; ix < w.x1; ++ix) s += plane[iy * W + ix];
+    for (int64_t ix = w.x0; ix < w.x1; ++ix) s += A(plane[iy * W + ix]);
   return s;
 }
+
+// The gradient plane of an input: T itself, or float32 scratch for 16-bit T (stored back by finish()).
+template <class T>
+struct GradPlane {
+  using A = typename OpMath<T>::type;
+  T* out;
+  int64_t n;
+  A* acc;
+  GradPlane(T* plane, int64_t size) : out(plane), n(size) {
+    if constexpr (std::is_same<A, T>::value) acc = plane;
+    else acc = scratch_floats(size, 0);
+    std::fill(acc, acc + n, A(0));
+  }
+  void finish() {
+    if constexpr (!std::is_same<A, T>::value) store_floats(acc, n, out, 1);
+  }
+};
 
 template <class T>
 inline void window_add(T* plane, int64_t W, const Window& w, T v) {
@@ -68,8 +88,9 @@ inline void window_add(T* plane, int64_t W, const Window& w, T v) {
 
 void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const PoolGeometry& g) {
   const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
-  EMBER_DISPATCH_NUMERIC_NO_HALF(x.dtype(), "max_pool2d", [&] {
+  EMBER_DISPATCH_NUMERIC(x.dtype(), "max_pool2d", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     int64_t* ip = indices.data<int64_t>();
@@ -79,7 +100,7 @@ void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const
       int64_t* id = ip + p * g.oh * g.ow;
       for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
-          T best = std::numeric_limits<T>::lowest();
+          A best = std::numeric_limits<A>::lowest();
           int64_t bi = -1;
           bool found_nan = false;
           for (int64_t i = 0; i < g.kh && !found_nan; ++i) {
@@ -88,7 +109,7 @@ void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const
             for (int64_t j = 0; j < g.kw; ++j) {
               const int64_t ix = ox * g.sw - g.pw + j * g.dw;
               if (ix < 0 || ix >= W) continue;
-              const T v = plane[iy * W + ix];
+              const A v = A(plane[iy * W + ix]);
               if (v != v) {  // NaN propagates, like PyTorch
                 best = v;
                 bi = iy * W + ix;
@@ -101,7 +122,7 @@ void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const
               }
             }
           }
-          o[oy * g.ow + ox] = best;
+          o[oy * g.ow + ox] = T(best);
           id[oy * g.ow + ox] = bi;
         }
     });
@@ -111,18 +132,19 @@ void max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x, const
 void max_pool2d_backward(const Tensor& gx, const Tensor& gout, const Tensor& indices) {
   const int64_t planes = gx.sizes()[0] * gx.sizes()[1], HW = gx.sizes()[2] * gx.sizes()[3];
   const int64_t L = gout.sizes()[2] * gout.sizes()[3];
-  EMBER_DISPATCH_F32_F64(gx.dtype(), "max_pool2d_backward", [&] {
+  EMBER_DISPATCH_FLOATING(gx.dtype(), "max_pool2d_backward", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     T* gp = gx.data<T>();
     const T* go = gout.data<T>();
     const int64_t* ip = indices.data<int64_t>();
     for_each_plane(planes, L, [&](int64_t p) {
-      T* plane = gp + p * HW;
-      std::fill(plane, plane + HW, T(0));
+      GradPlane<T> plane(gp + p * HW, HW);
       for (int64_t l = 0; l < L; ++l) {
         const int64_t i = ip[p * L + l];
-        if (i >= 0) plane[i] += go[p * L + l];
+        if (i >= 0) plane.acc[i] += A(go[p * L + l]);
       }
+      plane.finish();
     });
   });
 }
@@ -142,15 +164,16 @@ static int64_t avg_divisor(const PoolGeometry& g, int64_t H, int64_t W, int64_t 
 
 void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g) {
   const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
-  EMBER_DISPATCH_F32_F64(x.dtype(), "avg_pool2d", [&] {
+  EMBER_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
       const T* plane = xp + p * H * W;
       T* o = op + p * g.oh * g.ow;
       for_each_avg_window(g, H, W, [&](int64_t oy, int64_t ox, const Window& w) {
-        o[oy * g.ow + ox] = window_sum(plane, W, w) / T(avg_divisor(g, H, W, oy, ox));
+        o[oy * g.ow + ox] = T(window_sum(plane, W, w) / A(avg_divisor(g, H, W, oy, ox)));
       });
     });
   });
@@ -158,17 +181,18 @@ void avg_pool2d(const Tensor& out, const Tensor& x, const PoolGeometry& g) {
 
 void avg_pool2d_backward(const Tensor& gx, const Tensor& gout, const PoolGeometry& g) {
   const int64_t planes = gx.sizes()[0] * gx.sizes()[1], H = gx.sizes()[2], W = gx.sizes()[3];
-  EMBER_DISPATCH_F32_F64(gx.dtype(), "avg_pool2d_backward", [&] {
+  EMBER_DISPATCH_FLOATING(gx.dtype(), "avg_pool2d_backward", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     T* gp = gx.data<T>();
     const T* go = gout.data<T>();
     for_each_plane(planes, g.oh * g.ow * g.kh * g.kw, [&](int64_t p) {
-      T* plane = gp + p * H * W;
+      GradPlane<T> plane(gp + p * H * W, H * W);
       const T* o = go + p * g.oh * g.ow;
-      std::fill(plane, plane + H * W, T(0));
       for_each_avg_window(g, H, W, [&](int64_t oy, int64_t ox, const Window& w) {
-        window_add(plane, W, w, o[oy * g.ow + ox] / T(avg_divisor(g, H, W, oy, ox)));
+        window_add(plane.acc, W, w, A(o[oy * g.ow + ox]) / A(avg_divisor(g, H, W, oy, ox)));
       });
+      plane.finish();
     });
   });
 }
@@ -176,14 +200,15 @@ void avg_pool2d_backward(const Tensor& gx, const Tensor& gout, const PoolGeometr
 void adaptive_avg_pool2d(const Tensor& out, const Tensor& x) {
   const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
   const int64_t oh = out.sizes()[2], ow = out.sizes()[3];
-  EMBER_DISPATCH_F32_F64(x.dtype(), "adaptive_avg_pool2d", [&] {
+  EMBER_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     for_each_plane(planes, H * W, [&](int64_t p) {
       const T* plane = xp + p * H * W;
       for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
-        op[(p * oh + oy) * ow + ox] = window_sum(plane, W, w) / T(w.area());
+        op[(p * oh + oy) * ow + ox] = T(window_sum(plane, W, w) / A(w.area()));
       });
     });
   });
@@ -192,16 +217,17 @@ void adaptive_avg_pool2d(const Tensor& out, const Tensor& x) {
 void adaptive_avg_pool2d_backward(const Tensor& gx, const Tensor& gout) {
   const int64_t planes = gx.sizes()[0] * gx.sizes()[1], H = gx.sizes()[2], W = gx.sizes()[3];
   const int64_t oh = gout.sizes()[2], ow = gout.sizes()[3];
-  EMBER_DISPATCH_F32_F64(gx.dtype(), "adaptive_avg_pool2d_backward", [&] {
+  EMBER_DISPATCH_FLOATING(gx.dtype(), "adaptive_avg_pool2d_backward", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     T* gp = gx.data<T>();
     const T* go = gout.data<T>();
     for_each_plane(planes, H * W, [&](int64_t p) {
-      T* plane = gp + p * H * W;
-      std::fill(plane, plane + H * W, T(0));
+      GradPlane<T> plane(gp + p * H * W, H * W);
       for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
-        window_add(plane, W, w, go[(p * oh + oy) * ow + ox] / T(w.area()));
+        window_add(plane.acc, W, w, A(go[(p * oh + oy) * ow + ox]) / A(w.area()));
       });
+      plane.finish();
     });
   });
 }
@@ -209,26 +235,27 @@ void adaptive_avg_pool2d_backward(const Tensor& gx, const Tensor& gout) {
 void adaptive_max_pool2d(const Tensor& out, const Tensor& indices, const Tensor& x) {
   const int64_t planes = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
   const int64_t oh = out.sizes()[2], ow = out.sizes()[3];
-  EMBER_DISPATCH_NUMERIC_NO_HALF(x.dtype(), "adaptive_max_pool2d", [&] {
+  EMBER_DISPATCH_NUMERIC(x.dtype(), "adaptive_max_pool2d", [&] {
     using T = scalar_t;
+    using A = typename OpMath<T>::type;
     const T* xp = x.data<T>();
     T* op = out.data<T>();
     int64_t* ip = indices.data<int64_t>();
     for_each_plane(planes, H * W, [&](int64_t p) {
       const T* plane = xp + p * H * W;
       for_each_adaptive_window(H, W, oh, ow, [&](int64_t oy, int64_t ox, const Window& w) {
-        T best = plane[w.y0 * W + w.x0];
+        A best = A(plane[w.y0 * W + w.x0]);
         int64_t bi = w.y0 * W + w.x0;
         for (int64_t iy = w.y0; iy < w.y1 && best == best; ++iy)
           for (int64_t ix = w.x0; ix < w.x1; ++ix) {
-            const T v = plane[iy * W + ix];
+            const A v = A(plane[iy * W + ix]);
             if (v > best || v != v) {
               best = v;
               bi = iy * W + ix;
               if (v != v) break;
             }
           }
-        op[(p * oh + oy) * ow + ox] = best;
+        op[(p * oh + oy) * ow + ox] = T(best);
         ip[(p * oh + oy) * ow + ox] = bi;
       });
     });

@@ -99,60 +99,39 @@ void launch(const TensorIter& it, const F& f) {
   EMBER_CUDA_CHECK_LAUNCH();
 }
 
-// ops/ hands the kernels their compute dtype (float32 for 16-bit floats), so these are the dtypes each class
-// instantiates.
-#define EMBER_CU_CASE(enum_name, type, ...) \
-  case ScalarType::enum_name: {             \
-    using scalar_t = type;                  \
-    return __VA_ARGS__();                   \
+// Each op class instantiates core/dispatch.h's dtype set (EMBER_DISPATCH_FLOATING, _NUMERIC, _ALL, _INTEGRAL);
+// float16/bfloat16 compute in float32 inside the functors below.
+#define EMBER_CU_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
+#define EMBER_CU_DISPATCH_NUMERIC EMBER_DISPATCH_NUMERIC
+#define EMBER_CU_DISPATCH_ALL EMBER_DISPATCH_ALL
+#define EMBER_CU_DISPATCH_INTEGRAL EMBER_DISPATCH_INTEGRAL
+
+// A binary op whose other input is a float scalar held by the iterator (16-bit inputs only; see TensorIter).
+template <class F, bool SCALAR_FIRST>
+struct WithFloatScalar {
+  float v;
+  template <class S>
+  __device__ S operator()(S x) const {
+    return SCALAR_FIRST ? S(F::op(v, float(x))) : S(F::op(float(x), v));
   }
-#define EMBER_CU_DISPATCH_FLOAT(t, name, ...)                                                      \
-  [&] {                                                                                             \
-    switch (t) {                                                                                    \
-      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
-      EMBER_DISPATCH_FAIL(t, name)                                                                  \
-    }                                                                                               \
-  }()
-#define EMBER_CU_DISPATCH_NUMERIC(t, name, ...)                                                    \
-  [&] {                                                                                             \
-    switch (t) {                                                                                    \
-      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
-      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
-      EMBER_DISPATCH_FAIL(t, name)                                                                  \
-    }                                                                                               \
-  }()
-#define EMBER_CU_DISPATCH_ALL(t, name, ...)                                                        \
-  [&] {                                                                                             \
-    switch (t) {                                                                                    \
-      EMBER_CU_CASE(Float32, float, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Float64, double, __VA_ARGS__)                                                   \
-      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Bool, bool, __VA_ARGS__)                                                        \
-      EMBER_DISPATCH_FAIL(t, name)                                                                  \
-    }                                                                                               \
-  }()
-#define EMBER_CU_DISPATCH_INTEGRAL(t, name, ...)                                                   \
-  [&] {                                                                                             \
-    switch (t) {                                                                                    \
-      EMBER_CU_CASE(Int64, int64_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Int32, int32_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(UInt8, uint8_t, __VA_ARGS__)                                                    \
-      EMBER_CU_CASE(Bool, bool, __VA_ARGS__)                                                        \
-      EMBER_DISPATCH_FAIL(t, name)                                                                  \
-    }                                                                                               \
-  }()
+};
+
+template <class S, class F>
+void launch_binary(const TensorIter& it, const F& f) {
+  if constexpr (std::is_same<opmath_t<S>, float>::value && !std::is_same<S, float>::value) {
+    if (it.scalar_operand == 1) return launch<S, S, 1>(it, WithFloatScalar<F, true>{it.scalar_value});
+    if (it.scalar_operand == 2) return launch<S, S, 1>(it, WithFloatScalar<F, false>{it.scalar_value});
+  }
+  launch<S, S, 2>(it, f);
+}
 
 #define EMBER_CU_UNARY(name, cls, expr)                                         \
   struct U_##name {                                                             \
-    template <class T>                                                          \
-    __device__ T operator()(T x) const {                                        \
-      return T(expr);                                                           \
+    template <class S>                                                          \
+    __device__ S operator()(S xs) const {                                       \
+      using T = opmath_t<S>;                                                    \
+      const T x = T(xs);                                                        \
+      return S(T(expr));                                                        \
     }                                                                           \
   };                                                                            \
   void u_##name(const TensorIter& it, ScalarType dt) {                         \
@@ -163,8 +142,10 @@ EMBER_UNARY_OPS(EMBER_CU_UNARY)
 
 #define EMBER_CU_UNARY_BOOL(name, cls, expr)                                    \
   struct UB_##name {                                                            \
-    template <class T>                                                          \
-    __device__ bool operator()(T x) const {                                     \
+    template <class S>                                                          \
+    __device__ bool operator()(S xs) const {                                    \
+      using T = opmath_t<S>;                                                    \
+      const T x = T(xs);                                                        \
       return (expr);                                                            \
     }                                                                           \
   };                                                                            \
@@ -177,20 +158,27 @@ EMBER_UNARY_BOOL_OPS(EMBER_CU_UNARY_BOOL)
 #define EMBER_CU_BINARY(name, cls, expr)                                        \
   struct B_##name {                                                             \
     template <class T>                                                          \
-    __device__ T operator()(T a, T b) const {                                   \
+    __device__ static T op(T a, T b) {                                          \
       return T(expr);                                                           \
+    }                                                                           \
+    template <class S>                                                          \
+    __device__ S operator()(S a, S b) const {                                   \
+      using T = opmath_t<S>;                                                    \
+      return S(op(T(a), T(b)));                                                 \
     }                                                                           \
   };                                                                            \
   void b_##name(const TensorIter& it, ScalarType dt) {                         \
-    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch<scalar_t, scalar_t, 2>(it, B_##name()); }); \
+    EMBER_CU_DISPATCH_##cls(dt, #name, [&] { launch_binary<scalar_t>(it, B_##name()); }); \
   }
 EMBER_BINARY_OPS(EMBER_CU_BINARY)
 #undef EMBER_CU_BINARY
 
 #define EMBER_CU_BINARY_BOOL(name, cls, expr)                                   \
   struct BB_##name {                                                            \
-    template <class T>                                                          \
-    __device__ bool operator()(T a, T b) const {                                \
+    template <class S>                                                          \
+    __device__ bool operator()(S as, S bs) const {                              \
+      using T = opmath_t<S>;                                                    \
+      const T a = T(as), b = T(bs);                                             \
       return (expr);                                                            \
     }                                                                           \
   };                                                                            \

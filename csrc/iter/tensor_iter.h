@@ -22,6 +22,10 @@ struct TensorIter {
   char* data[kMaxIterOperands] = {};
   int64_t numel = 0;
   Device device;                          // where every operand lives (build checks they agree)
+  // A CPU scalar operand of a 16-bit op that PyTorch reads at float precision (mul, div, lerp's weight) is left
+  // out of the operands: its value is here and scalar_operand is the input position it takes (-1: none).
+  int scalar_operand = -1;
+  float scalar_value = 0.f;
 
   // Operands must already have sizes broadcastable to `shape` (outermost-first, as tensors store it).
   // reorder_by: the operand whose strides decide the iteration order (its smallest stride goes innermost).

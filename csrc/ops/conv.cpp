@@ -45,12 +45,11 @@ kernels::ConvGeometry geometry(const Tensor& x, const Tensor& w, const DimVector
   return g;
 }
 
-ScalarType compute_dtype(const Tensor& x, const Tensor& w) {
+void check_dtypes(const Tensor& x, const Tensor& w) {
   check_same_device(x, w, "conv2d");
   EMBER_RUNTIME_CHECK(x.dtype() == w.dtype(), "conv2d: input type (", dtype_name(x.dtype()), ") and weight type (",
                       dtype_name(w.dtype()), ") should be the same");
   EMBER_TYPE_CHECK(is_floating(x.dtype()), "conv2d: expected floating point tensors, got ", dtype_name(x.dtype()));
-  return x.dtype() == ScalarType::Float64 ? ScalarType::Float64 : ScalarType::Float32;
 }
 
 }  // namespace
@@ -58,14 +57,14 @@ ScalarType compute_dtype(const Tensor& x, const Tensor& w) {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const DimVector& stride, const DimVector& padding,
               const DimVector& dilation, int64_t groups) {
   kernels::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
-  ScalarType c = compute_dtype(x, w);
+  check_dtypes(x, w);
   check_devices({&x, &bias}, "conv2d");
   if (bias.defined())
     EMBER_RUNTIME_CHECK(bias.dim() == 1 && bias.sizes()[0] == w.sizes()[0], "conv2d: bias of shape ",
                         shape_str(bias.sizes()), " does not match ", w.sizes()[0], " output channels");
-  Tensor xc = contiguous(to_dtype(x, c)), wc = contiguous(to_dtype(w, c));
-  Tensor bc = bias.defined() ? contiguous(to_dtype(bias, c)) : Tensor();
-  Tensor out = empty({x.sizes()[0], w.sizes()[0], g.oh, g.ow}, c, x.device());
+  Tensor xc = contiguous(x), wc = contiguous(w);
+  Tensor bc = bias.defined() ? contiguous(to_dtype(bias, x.dtype())) : Tensor();
+  Tensor out = empty({x.sizes()[0], w.sizes()[0], g.oh, g.ow}, x.dtype(), x.device());
   if (out.numel()) {
     if (xc.numel() == 0 || wc.sizes()[1] == 0) {
       kernels_for(out).fill(out, 0.0, 0, true);
@@ -74,7 +73,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const DimVec
       kernels_for(out).conv2d_forward(out, xc, wc, bc, g);
     }
   }
-  return to_dtype(out, x.dtype());
+  return out;
 }
 
 std::tuple<Tensor, Tensor, Tensor> conv2d_backward(const Tensor& gout, const Tensor& x, const Tensor& w,
@@ -82,20 +81,19 @@ std::tuple<Tensor, Tensor, Tensor> conv2d_backward(const Tensor& gout, const Ten
                                                    const DimVector& dilation, int64_t groups, bool need_x,
                                                    bool need_w, bool need_b) {
   kernels::ConvGeometry g = geometry(x, w, stride, padding, dilation, groups);
-  ScalarType c = compute_dtype(x, w);
+  check_dtypes(x, w);
   DimVector oshape = {x.sizes()[0], w.sizes()[0], g.oh, g.ow};
   EMBER_RUNTIME_CHECK(gout.sizes() == oshape, "conv2d_backward: grad_output of shape ", shape_str(gout.sizes()),
                       " does not match the output shape ", shape_str(oshape));
-  Tensor go = contiguous(to_dtype(gout, c)), xc = contiguous(to_dtype(x, c)), wc = contiguous(to_dtype(w, c));
-  Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
-  Tensor gw = need_w ? empty(w.sizes(), c, w.device()) : Tensor();
-  Tensor gb = need_b ? empty({w.sizes()[0]}, c, w.device()) : Tensor();
+  Tensor go = contiguous(to_dtype(gout, x.dtype())), xc = contiguous(x), wc = contiguous(w);
+  Tensor gx = need_x ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
+  Tensor gw = need_w ? empty(w.sizes(), w.dtype(), w.device()) : Tensor();
+  Tensor gb = need_b ? empty({w.sizes()[0]}, w.dtype(), w.device()) : Tensor();
   if (gx.defined()) kernels_for(gx).fill(gx, 0.0, 0, true);
   if (gw.defined()) kernels_for(gw).fill(gw, 0.0, 0, true);
   if (gb.defined()) kernels_for(gb).fill(gb, 0.0, 0, true);
   if (go.numel() && xc.numel() && wc.numel()) kernels_for(go).conv2d_backward(go, xc, wc, g, gx, gw, gb);
-  return {gx.defined() ? to_dtype(gx, x.dtype()) : gx, gw.defined() ? to_dtype(gw, w.dtype()) : gw,
-          gb.defined() ? to_dtype(gb, w.dtype()) : gb};
+  return {gx, gw, gb};
 }
 
 }  // namespace ops

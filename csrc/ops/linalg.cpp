@@ -27,14 +27,8 @@ Tensor as_3d(const Tensor& x, int64_t B) {
   return reshape(contiguous(x), shape);
 }
 
-// out = beta * out + alpha * a @ b on 3-D operands; 16-bit floats compute in float32.
+// out = beta * out + alpha * a @ b on 3-D operands (16-bit floats accumulate in float32 inside the kernels).
 void gemm(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
-  if (is_reduced_float(out.dtype())) {
-    Tensor o32 = to_dtype(out, ScalarType::Float32);
-    kernels_for(o32).gemm_batched(o32, to_dtype(a, ScalarType::Float32), to_dtype(b, ScalarType::Float32), alpha, beta);
-    copy_(out, o32);
-    return;
-  }
   kernels_for(out).gemm_batched(out, a, b, alpha, beta);
 }
 

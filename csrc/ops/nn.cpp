@@ -1,4 +1,5 @@
-// softmax / log_softmax (fused, float32 compute for 16-bit types) and constant padding.
+// softmax / log_softmax (fused; 16-bit types compute in float32 inside the kernels), pooling, norms,
+// cross-entropy and constant padding.
 #include "ops/nn.h"
 
 #include <cmath>
@@ -13,35 +14,30 @@
 namespace ember {
 namespace ops {
 
-static ScalarType compute_dtype(ScalarType dt, const char* name) {
+static void check_floating(ScalarType dt, const char* name) {
   EMBER_TYPE_CHECK(is_floating(dt), name, ": expected a floating point tensor, got ", dtype_name(dt));
-  return dt == ScalarType::Float64 ? ScalarType::Float64 : ScalarType::Float32;
 }
 
 Tensor softmax(const Tensor& x0, int64_t dim, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
-  ScalarType c = compute_dtype(x0.dtype(), name);
+  check_floating(x0.dtype(), log ? "log_softmax" : "softmax");
   Tensor x = x0.dim() == 0 ? x0.as_view({1}, {1}, x0.offset()) : x0;
   int64_t d = wrap_dim(dim, x0.dim());
-  Tensor xc = to_dtype(x, c);
-  Tensor out = empty(x.sizes(), c, x.device());
-  if (x.numel()) kernels_for(out).softmax(out, xc, d, log);
-  Tensor r = to_dtype(out, x0.dtype());
-  return x0.dim() == 0 ? r.as_view({}, {}, r.offset()) : r;
+  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  if (x.numel()) kernels_for(out).softmax(out, x, d, log);
+  return x0.dim() == 0 ? out.as_view({}, {}, out.offset()) : out;
 }
 
 Tensor softmax_backward(const Tensor& g0, const Tensor& y0, int64_t dim, bool log) {
   EMBER_RUNTIME_CHECK(g0.sizes() == y0.sizes(), "softmax_backward: grad ", shape_str(g0.sizes()), " and output ",
                       shape_str(y0.sizes()), " differ");
-  ScalarType c = compute_dtype(y0.dtype(), "softmax_backward");
+  check_floating(y0.dtype(), "softmax_backward");
   Tensor g = g0.dim() == 0 ? g0.as_view({1}, {1}, g0.offset()) : g0;
   Tensor y = y0.dim() == 0 ? y0.as_view({1}, {1}, y0.offset()) : y0;
   int64_t d = wrap_dim(dim, y0.dim());
-  Tensor gc = to_dtype(g, c), yc = to_dtype(y, c);
-  Tensor out = empty(y.sizes(), c, y.device());
-  if (y.numel()) kernels_for(out).softmax_backward(out, gc, yc, d, log);
-  Tensor r = to_dtype(out, y0.dtype());
-  return y0.dim() == 0 ? r.as_view({}, {}, r.offset()) : r;
+  if (g.dtype() != y.dtype()) g = to_dtype(g, y.dtype());  // a grad of another dtype (rare): match the output
+  Tensor out = empty(y.sizes(), y.dtype(), y.device());
+  if (y.numel()) kernels_for(out).softmax_backward(out, g, y, d, log);
+  return y0.dim() == 0 ? out.as_view({}, {}, out.offset()) : out;
 }
 
 Tensor constant_pad(const Tensor& x, const DimVector& pads, const Tensor& value) {
@@ -81,8 +77,13 @@ namespace ops {
 
 namespace {
 
-ScalarType float_compute(const Tensor& x, const char* name) {
+void check_float(const Tensor& x, const char* name) {
   EMBER_TYPE_CHECK(is_floating(x.dtype()), name, ": expected a floating point input, got ", dtype_name(x.dtype()));
+}
+
+// The dtype norms and losses keep their statistics in: float32 for 16-bit inputs (as PyTorch saves them).
+ScalarType float_compute(const Tensor& x, const char* name) {
+  check_float(x, name);
   return x.dtype() == ScalarType::Float64 ? ScalarType::Float64 : ScalarType::Float32;
 }
 
@@ -140,17 +141,16 @@ std::tuple<Tensor, Tensor> max_pool2d(const Tensor& x, const DimVector& kernel, 
                                       const DimVector& padding, const DimVector& dilation, bool ceil_mode) {
   kernels::PoolGeometry g = pool_geometry(x.sizes(), kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
   EMBER_TYPE_CHECK(x.dtype() != ScalarType::Bool, "\"max_pool2d\" not implemented for 'bool'");
-  ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c, x.device());
+  Tensor xc = contiguous(x);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, x.dtype(), x.device());
   Tensor idx = empty(out.sizes(), ScalarType::Int64, x.device());
   if (out.numel() && xc.numel()) kernels_for(out).max_pool2d(out, idx, xc, g);
-  return {to_dtype(out, x.dtype()), idx};
+  return {out, idx};
 }
 
 Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimVector& input_shape) {
   check_same_device(gout, indices, "max_pool2d_backward");
-  ScalarType c = float_compute(gout, "max_pool2d_backward");
+  check_float(gout, "max_pool2d_backward");
   EMBER_RUNTIME_CHECK(indices.sizes() == gout.sizes() && input_shape.size() == 4 && gout.dim() == 4,
                       "max_pool2d_backward: grad ", shape_str(gout.sizes()), " and indices ",
                       shape_str(indices.sizes()), " differ (or are not 4-D)");
@@ -165,10 +165,10 @@ Tensor max_pool2d_backward(const Tensor& gout, const Tensor& indices, const DimV
     EMBER_INDEX_CHECK(lo >= 0 && hi < input_shape[2] * input_shape[3], "max_pool2d_backward: index ",
                       lo < 0 ? lo : hi, " is out of bounds for an input plane of ", input_shape[2], "x", input_shape[3]);
   }
-  Tensor go = contiguous(to_dtype(gout, c)), id = contiguous(indices);
-  Tensor gx = empty(input_shape, c, gout.device());
+  Tensor go = contiguous(gout), id = contiguous(indices);
+  Tensor gx = empty(input_shape, gout.dtype(), gout.device());
   if (gx.numel()) kernels_for(gx).max_pool2d_backward(gx, go, id);
-  return to_dtype(gx, gout.dtype());
+  return gx;
 }
 
 Tensor avg_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& stride, const DimVector& padding,
@@ -177,11 +177,11 @@ Tensor avg_pool2d(const Tensor& x, const DimVector& kernel, const DimVector& str
   EMBER_VALUE_CHECK(divisor_override >= 0, "divisor must be not zero");
   g.count_include_pad = count_include_pad;
   g.divisor_override = divisor_override;
-  ScalarType c = float_compute(x, "avg_pool2d");
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, c, x.device());
+  check_float(x, "avg_pool2d");
+  Tensor xc = contiguous(x);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], g.oh, g.ow}, x.dtype(), x.device());
   if (out.numel()) kernels_for(out).avg_pool2d(out, xc, g);
-  return to_dtype(out, x.dtype());
+  return out;
 }
 
 Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, const DimVector& kernel,
@@ -190,39 +190,39 @@ Tensor avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape, con
   kernels::PoolGeometry g = pool_geometry(input_shape, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
   g.count_include_pad = count_include_pad;
   g.divisor_override = divisor_override;
-  ScalarType c = float_compute(gout, "avg_pool2d_backward");
+  check_float(gout, "avg_pool2d_backward");
   const DimVector expect = {input_shape[0], input_shape[1], g.oh, g.ow};
   EMBER_RUNTIME_CHECK(gout.sizes() == expect, "avg_pool2d_backward: grad of shape ", shape_str(gout.sizes()),
                       " for an output of shape ", shape_str(expect));
-  Tensor go = contiguous(to_dtype(gout, c));
-  Tensor gx = empty(input_shape, c, gout.device());
+  Tensor go = contiguous(gout);
+  Tensor gx = empty(input_shape, gout.dtype(), gout.device());
   if (gx.numel()) kernels_for(gx).avg_pool2d_backward(gx, go, g);
-  return to_dtype(gx, gout.dtype());
+  return gx;
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
   EMBER_RUNTIME_CHECK(x.dim() == 4, "adaptive_avg_pool2d: expected a 4-D input, got ", shape_str(x.sizes()));
   EMBER_RUNTIME_CHECK(oh > 0 && ow > 0, "adaptive_avg_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
-  ScalarType c = float_compute(x, "adaptive_avg_pool2d");
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c, x.device());
+  check_float(x, "adaptive_avg_pool2d");
+  Tensor xc = contiguous(x);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, x.dtype(), x.device());
   if (out.numel()) {
     if (xc.numel() == 0) kernels_for(out).fill(out, std::nan(""), 0, false);
     else kernels_for(out).adaptive_avg_pool2d(out, xc);
   }
-  return to_dtype(out, x.dtype());
+  return out;
 }
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& gout, const DimVector& input_shape) {
-  ScalarType c = float_compute(gout, "adaptive_avg_pool2d_backward");
+  check_float(gout, "adaptive_avg_pool2d_backward");
   EMBER_RUNTIME_CHECK(input_shape.size() == 4 && gout.dim() == 4 && gout.sizes()[0] == input_shape[0] &&
                           gout.sizes()[1] == input_shape[1] && (gout.numel() > 0 || input_shape[0] * input_shape[1] == 0),
                       "adaptive_avg_pool2d_backward: grad of shape ", shape_str(gout.sizes()),
                       " does not fit an input of shape ", shape_str(input_shape));
-  Tensor go = contiguous(to_dtype(gout, c));
-  Tensor gx = empty(input_shape, c, gout.device());
+  Tensor go = contiguous(gout);
+  Tensor gx = empty(input_shape, gout.dtype(), gout.device());
   if (gx.numel()) kernels_for(gx).adaptive_avg_pool2d_backward(gx, go);
-  return to_dtype(gx, gout.dtype());
+  return gx;
 }
 
 std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int64_t ow) {
@@ -230,12 +230,11 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& x, int64_t oh, int6
   EMBER_RUNTIME_CHECK(oh > 0 && ow > 0, "adaptive_max_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
   EMBER_RUNTIME_CHECK(x.sizes()[2] > 0 && x.sizes()[3] > 0, "adaptive_max_pool2d: input spatial size must be "
                       "positive, got ", shape_str(x.sizes()));
-  ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, c, x.device());
+  Tensor xc = contiguous(x);
+  Tensor out = empty({x.sizes()[0], x.sizes()[1], oh, ow}, x.dtype(), x.device());
   Tensor idx = empty(out.sizes(), ScalarType::Int64, x.device());
   if (out.numel()) kernels_for(out).adaptive_max_pool2d(out, idx, xc);
-  return {to_dtype(out, x.dtype()), idx};
+  return {out, idx};
 }
 
 std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -249,7 +248,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
     if (t->defined())
       EMBER_RUNTIME_CHECK(t->numel() == C, "batch_norm: expected per-channel tensors of ", C, " elements, got ",
                           shape_str(t->sizes()));
-  Tensor xc = contiguous(to_dtype(x, c));
+  Tensor xc = contiguous(x);
   Tensor mean = empty({C}, c, x.device()), var = empty({C}, c, x.device());
   if (training) {
     const int64_t M = C ? x.numel() / C : 0;
@@ -275,9 +274,9 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& x, const Tensor& wei
     copy_(var, running_var);
   }
   Tensor invstd = unary(UnaryOp::rsqrt, binary(BinaryOp::add, var, scalar_tensor(eps, c)));
-  Tensor y = empty(xc.sizes(), c, x.device());
+  Tensor y = empty(xc.sizes(), x.dtype(), x.device());
   if (y.numel()) kernels_for(y).batch_norm_apply(y, xc, mean, invstd, opt(weight, c), opt(bias, c));
-  return {to_dtype(y, x.dtype()), mean, invstd};
+  return {y, mean, invstd};
 }
 
 // Runs a norm backward kernel into the requested gradients gx, gw, gb (undefined when not requested) and casts
@@ -311,8 +310,8 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& g, const Te
   check_numel(weight, C, "batch_norm_backward", "weight");
   check_numel(mean, C, "batch_norm_backward", "mean");
   check_numel(invstd, C, "batch_norm_backward", "invstd");
-  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
-  Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
+  Tensor xc = contiguous(x), gc = contiguous(to_dtype(g, x.dtype()));
+  Tensor gx = need_x ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
   Tensor gw = need_w ? empty({C}, c, x.device()) : Tensor();
   Tensor gb = need_b ? empty({C}, c, x.device()) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
@@ -332,10 +331,10 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& x, int64_t ndim, con
     if (t->defined())
       EMBER_RUNTIME_CHECK(t->numel() == D, "layer_norm: weight/bias of ", t->numel(), " elements for rows of ", D);
   const int64_t R = D ? x.numel() / D : 0;
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor y = empty(x.sizes(), c, x.device()), mean = empty({R}, c, x.device()), rstd = empty({R}, c, x.device());
+  Tensor xc = contiguous(x);
+  Tensor y = empty(x.sizes(), x.dtype(), x.device()), mean = empty({R}, c, x.device()), rstd = empty({R}, c, x.device());
   if (x.numel()) kernels_for(y).layer_norm(y, mean, rstd, xc, opt(weight, c), opt(bias, c), D, eps);
-  return {to_dtype(y, x.dtype()), mean, rstd};
+  return {y, mean, rstd};
 }
 
 std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean,
@@ -352,9 +351,9 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& g, const Te
   check_numel(weight, D, "layer_norm_backward", "weight");
   check_numel(mean, D ? x.numel() / D : 0, "layer_norm_backward", "mean");
   check_numel(rstd, D ? x.numel() / D : 0, "layer_norm_backward", "rstd");
-  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(g, c));
+  Tensor xc = contiguous(x), gc = contiguous(to_dtype(g, x.dtype()));
   DimVector wshape(x.sizes().end() - ndim, x.sizes().end());
-  Tensor gx = need_x ? empty(x.sizes(), c, x.device()) : Tensor();
+  Tensor gx = need_x ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
   Tensor gw = need_w ? empty(wshape, c, x.device()) : Tensor();
   Tensor gb = need_b ? empty(wshape, c, x.device()) : Tensor();
   return norm_backward_results(x, weight, gx, gw, gb, [&] {
@@ -377,10 +376,10 @@ std::tuple<Tensor, Tensor> cross_entropy(const Tensor& x, const Tensor& target, 
   if (weight.defined())
     EMBER_RUNTIME_CHECK(weight.numel() == C, "cross_entropy: weight of ", weight.numel(), " elements for ", C,
                         " classes");
-  Tensor xc = contiguous(to_dtype(x, c));
-  Tensor loss = empty({N}, c, x.device()), lse = empty({N}, c, x.device());
+  Tensor xc = contiguous(x);
+  Tensor loss = empty({N}, x.dtype(), x.device()), lse = empty({N}, c, x.device());
   if (N && C) kernels_for(loss).cross_entropy(loss, lse, xc, tc, opt(weight, c), ignore_index, smoothing);
-  return {to_dtype(loss, x.dtype()), lse};
+  return {loss, lse};
 }
 
 Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor& target, const Tensor& weight,
@@ -395,12 +394,12 @@ Tensor cross_entropy_backward(const Tensor& grow, const Tensor& x, const Tensor&
   check_numel(lse, N, "cross_entropy_backward", "lse");
   EMBER_TYPE_CHECK(target.dtype() == ScalarType::Int64 || target.dtype() == ScalarType::Int32,
                    "cross_entropy_backward: expected class-index targets of dtype int64, got ", dtype_name(target.dtype()));
-  Tensor xc = contiguous(to_dtype(x, c)), gc = contiguous(to_dtype(grow, c));
+  Tensor xc = contiguous(x), gc = contiguous(to_dtype(grow, x.dtype()));
   Tensor tc = contiguous(to_dtype(target, ScalarType::Int64));
   check_targets(tc, C, ignore_index);
-  Tensor gx = empty(x.sizes(), c, x.device());
+  Tensor gx = empty(x.sizes(), x.dtype(), x.device());
   if (x.numel()) kernels_for(gx).cross_entropy_backward(gx, gc, xc, tc, opt(weight, c), ignore_index, smoothing, opt(lse, c));
-  return to_dtype(gx, x.dtype());
+  return gx;
 }
 
 }  // namespace ops

@@ -48,7 +48,7 @@ Plan plan_for(Cls cls, ScalarType dt, const char* name) {
       break;
     case Cls::ALL: break;
   }
-  return {is_reduced_float(dt) ? ScalarType::Float32 : dt, dt};
+  return {dt, dt};  // float16/bfloat16 compute in float32 inside the kernels
 }
 
 // Kernel output: the final tensor when it already has the compute dtype, else a float32 scratch.
@@ -96,11 +96,9 @@ void unary_(UnaryOp op, const Tensor& self) {
 }
 
 Tensor unary_bool(UnaryBoolOp op, const Tensor& x) {
-  ScalarType c = is_reduced_float(x.dtype()) ? ScalarType::Float32 : x.dtype();
-  Tensor xin = to_dtype(x, c);
   Tensor out = alloc_like_layout(x.sizes(), ScalarType::Bool, x);
-  TensorIter it = TensorIter::build({&out, &xin}, x.sizes());
-  kernels_for(out).unary_bool(op, it, c);
+  TensorIter it = TensorIter::build({&out, &x}, x.sizes());
+  kernels_for(out).unary_bool(op, it, x.dtype());
   return out;
 }
 
@@ -143,10 +141,29 @@ static void check_int_divisor(BinaryOp op, ScalarType compute, const Tensor& b) 
   if (item_int(any(zero, {}, false))) throw ZeroDivisionError(str(op_name(op), ": integer division by zero"));
 }
 
-static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, const Plan& p) {
+// PyTorch computes a 16-bit mul or div by a CPU scalar of another dtype with the scalar at float precision
+// (other ops round it to the 16-bit type first): 1 or 2, the input position of such a scalar, else 0.
+static int float_scalar_position(BinaryOp op, ScalarType compute, const Tensor& a, const Tensor& b) {
+  if (!is_reduced_float(compute) || (op != BinaryOp::mul && op != BinaryOp::div)) return 0;
+  auto scalar = [&](const Tensor& t) { return t.dim() == 0 && t.dtype() != compute && t.device().is_cpu(); };
+  return scalar(b) ? 2 : scalar(a) ? 1 : 0;
+}
+
+// a0, b0: the operands as given (a CPU scalar among them is read on the host); a, b: on the op's device.
+static void run_binary(BinaryOp op, const Tensor& out, const Tensor& a0, const Tensor& b0, const Tensor& a,
+                       const Tensor& b, const Plan& p) {
+  Tensor o = compute_out(out, p.compute);
+  if (int pos = float_scalar_position(op, p.compute, a0, b0)) {
+    Tensor tin = to_dtype(pos == 2 ? a : b, p.compute);
+    TensorIter it = TensorIter::build({&o, &tin}, out.sizes());
+    it.scalar_operand = pos;
+    it.scalar_value = float(item_double(pos == 2 ? b0 : a0));
+    kernels_for(o).binary(op, it, p.compute);
+    finish(out, o);
+    return;
+  }
   Tensor ain = to_dtype(a, p.compute), bin = to_dtype(b, p.compute);
   check_int_divisor(op, p.compute, bin);
-  Tensor o = compute_out(out, p.compute);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
   kernels_for(o).binary(op, it, p.compute);
   finish(out, o);
@@ -159,7 +176,7 @@ Tensor binary(BinaryOp op, const Tensor& a0, const Tensor& b0) {
   Plan p = plan_for(kBinaryCls[int(op)], dt, op_name(op));
   DimVector shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes());
   Tensor out = alloc_like_layout(shape, p.result, a);
-  run_binary(op, out, a, b, p);
+  run_binary(op, out, a0, b0, a, b, p);
   return out;
 }
 
@@ -187,7 +204,7 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other0) {
   // Compute in self's dtype when it is the wider float (e.g. float32 self += float64 0-d tensor).
   if (is_floating(self.dtype()) && p.compute != self.dtype() && !is_reduced_float(self.dtype()))
     p.compute = self.dtype();
-  run_binary(op, self, self, other, p);
+  run_binary(op, self, self, other0, self, other, p);
   self.bump_version();
 }
 
@@ -195,11 +212,10 @@ static void run_binary_bool(BinaryBoolOp op, const Tensor& out, const Tensor& a0
   const Device dev = common_device({&out, &a0, &b0}, op_name(op));
   const Tensor a = on_device(a0, dev), b = on_device(b0, dev);
   ScalarType dt = result_type({&a, &b});
-  ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
-  Tensor ain = to_dtype(a, c), bin = to_dtype(b, c);
+  Tensor ain = to_dtype(a, dt), bin = to_dtype(b, dt);
   Tensor o = compute_out(out, ScalarType::Bool);
   TensorIter it = TensorIter::build({&o, &ain, &bin}, out.sizes());
-  kernels_for(o).binary_bool(op, it, c);
+  kernels_for(o).binary_bool(op, it, dt);
   finish(out, o);
 }
 
@@ -238,7 +254,7 @@ Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
 static void run_clamp(const Tensor& out, const Tensor& x, const Tensor& lo0, const Tensor& hi0, ScalarType dt) {
   const Device dev = common_device({&out, &x, &lo0, &hi0}, "clamp");
   const Tensor lo = on_device(lo0, dev), hi = on_device(hi0, dev);
-  ScalarType c = is_reduced_float(dt) ? ScalarType::Float32 : dt;
+  const ScalarType c = dt;
   Tensor xin = to_dtype(on_device(x, dev), c);
   Tensor l = lo.defined() ? to_dtype(lo, c) : on_device(scalar_tensor(0, c), dev);
   Tensor h = hi.defined() ? to_dtype(hi, c) : on_device(scalar_tensor(0, c), dev);
@@ -275,7 +291,7 @@ static void run_addcmul(const Tensor& out, const Tensor& a0, const Tensor& b0, c
                         bool divide, ScalarType dt) {
   const Device dev = common_device({&out, &a0, &b0, &c0}, divide ? "addcdiv" : "addcmul");
   const Tensor a = on_device(a0, dev), b = on_device(b0, dev), c = on_device(c0, dev);
-  ScalarType cd = is_reduced_float(dt) ? ScalarType::Float32 : dt;
+  const ScalarType cd = dt;
   Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd), ci = to_dtype(c, cd);
   Tensor o = compute_out(out, cd);
   TensorIter it = TensorIter::build({&o, &ai, &bi, &ci}, out.sizes());
@@ -307,11 +323,18 @@ Tensor lerp(const Tensor& a0, const Tensor& b0, const Tensor& w0) {
   ScalarType dt = result_type({&a, &b, &w});
   EMBER_TYPE_CHECK(is_floating(dt), "lerp expects floating point tensors, got ", dtype_name(dt));
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), w.sizes());
-  ScalarType cd = is_reduced_float(dt) ? ScalarType::Float32 : dt;
-  Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd), wi = to_dtype(w, cd);
+  const ScalarType cd = dt;
+  Tensor ai = to_dtype(a, cd), bi = to_dtype(b, cd);
   Tensor out = empty(shape, dt, a.device());
   Tensor o = compute_out(out, cd);
+  // a CPU scalar weight of another dtype stays at float precision for 16-bit inputs, as in PyTorch
+  const bool float_w = is_reduced_float(cd) && w0.dim() == 0 && w0.dtype() != cd && w0.device().is_cpu();
+  Tensor wi = float_w ? a : to_dtype(w, cd);  // a placeholder operand when the weight rides in the iterator
   TensorIter it = TensorIter::build({&o, &ai, &bi, &wi}, shape);
+  if (float_w) {
+    it.scalar_operand = 3;
+    it.scalar_value = float(item_double(w0));
+  }
   kernels_for(o).lerp(it, cd);
   finish(out, o);
   return out;

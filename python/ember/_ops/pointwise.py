@@ -1345,7 +1345,17 @@ def _as_tensor(arr):
 Tensor.__add__, Tensor.__radd__ = _fast_binop("add", Add)
 Tensor.__sub__, Tensor.__rsub__ = _fast_binop("sub", Sub)
 Tensor.__mul__, Tensor.__rmul__ = _fast_binop("mul", Mul)
-Tensor.__truediv__, Tensor.__rtruediv__ = _fast_binop("div", Div)
+Tensor.__truediv__, _rtruediv = _fast_binop("div", Div)
+
+
+def _number_over_tensor(self, other):
+    # as PyTorch: number / tensor is tensor.reciprocal() * number, whose rounding differs from one division
+    if isinstance(other, numbers.Number) and not isinstance(other, bool):
+        return self.reciprocal() * other
+    return _rtruediv(self, other)
+
+
+Tensor.__rtruediv__ = _number_over_tensor
 Tensor.__pow__, Tensor.__rpow__ = _fast_binop("pow", Pow)
 Tensor.__floordiv__, Tensor.__rfloordiv__ = _fast_binop("floor_divide", FloorDivide)
 Tensor.__mod__, Tensor.__rmod__ = _fast_binop("remainder", Remainder)
