@@ -600,6 +600,11 @@ def test_torch_histc_histogram(torch, rng):
         for bins, lo, hi in [(100, 0, 0), (10, -1, 1), (7, 1, 1), (3, -10, 10), (16, -0.3, 2.7)]:
             same(torch, ember.histc(E(x), bins, lo, hi), torch.histc(T(torch, x), bins, lo, hi))
         same(torch, E(x).t().histc(5), T(torch, x).t().histc(5))
+        xb = T(torch, x).bfloat16()
+        eb = E(x).bfloat16()
+        np.testing.assert_array_equal(npy(ember.histc(eb, 9, -1.3, 2.1).float()),
+                                      xb.histc(9, -1.3, 2.1).float().numpy())
+        np.testing.assert_array_equal(npy(ember.histc(eb, 11).float()), xb.histc(11).float().numpy())
         same(torch, ember.histc(ember.zeros(0, dtype=ember.tensor(x).dtype), 4), torch.histc(T(torch, x[:0]), 4))
         w = rng.random(x.shape).astype(dt)
         for kw in (dict(), dict(range=(-1.0, 1.0)), dict(density=True), dict(range=(0.0, 3.0), density=True)):

@@ -364,15 +364,12 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
             lo, hi = lo - 1, hi + 1
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise RuntimeError("histc(): range of [%s, %s] is not finite" % (_fmt(lo), _fmt(hi)))
-        # PyTorch's formula in the input's precision: bin = (x - lo) * bins / (hi - lo), truncated
-        cdtype = input.dtype if input.dtype in (_C.float32, _C.float64) else _C.float32
-        npt = np.float32 if cdtype is _C.float32 else np.float64
-        lo_c, hi_c = npt(lo), npt(hi)
-        width = float(hi_c - lo_c)
-        xc = x.to(cdtype)
-        pos = ((xc - float(lo_c)) * float(bins) / width).to(_C.int64)
+        # PyTorch's formula, each step rounded to the input's dtype: bin = (x - lo) * bins / (hi - lo), truncated
+        lo_t, hi_t = tensor(lo, dtype=input.dtype), tensor(hi, dtype=input.dtype)
+        lo_c, hi_c, width = float(lo_t), float(hi_t), float(hi_t - lo_t)
+        pos = ((x - lo_c) * float(bins) / width).to(_C.int64)
         pos = where(pos >= bins, bins - 1, pos)
-        inside = (xc >= float(lo_c)) & (xc <= float(hi_c))
+        inside = (x >= lo_c) & (x <= hi_c)
         r = _bin_count(pos, inside, None, bins, input.dtype, input)
     return r if out is None else write_out(out, r)
 
@@ -788,8 +785,7 @@ def _tri_indices(row, col, offset, dtype, device, layout, lower, op):
         raise RuntimeError("%s(): row must be non-negative, got %d" % (op, row))
     if col < 0:
         raise RuntimeError("%s(): col must be non-negative, got %d" % (op, col))
-    if layout is not None and layout != "strided" and str(layout) not in ("torch.strided", "ember.strided",
-                                                                           "strided"):
+    if layout is not None and str(layout) not in ("ember.strided", "torch.strided", "strided"):
         raise ValueError("%s(): only the strided layout is supported, got %s" % (op, layout))
     from .creation import _dtype
     dtype = _dtype(dtype, _C.int64)
