@@ -543,6 +543,10 @@ def test_torch_unique(torch, rng):
                                  T(torch, a).unique_consecutive(dim=dim, return_inverse=inv, return_counts=cnt))
     a = rng.integers(0, 4, size=(6, 5))
     same_all(torch, E(a).t()[1:].unique(return_inverse=True), T(torch, a).t()[1:].unique(return_inverse=True))
+    nan = np.array([2.0, np.nan, 1.0, np.nan, 1.0, -0.0, 0.0])  # each NaN is its own value; -0 == 0
+    for fn in ("unique", "unique_consecutive"):
+        same_all(torch, getattr(ember, fn)(E(nan), return_inverse=True, return_counts=True),
+                 getattr(torch, fn)(T(torch, nan), return_inverse=True, return_counts=True))
 
 
 def test_torch_bincount(torch, rng):

@@ -753,12 +753,15 @@ def cartesian_prod(*tensors):
 
 
 def _combination_indices(n, r, with_replacement):
-    """(K, r) int64 numpy array of the index tuples of itertools.combinations(_with_replacement)(range(n), r)."""
-    grids = np.meshgrid(*([np.arange(n)] * r), indexing="ij")
-    keep = np.ones(grids[0].shape, dtype=bool)
-    for a, b in zip(grids, grids[1:]):
-        keep &= (a <= b) if with_replacement else (a < b)
-    return np.stack([g[keep] for g in grids], axis=1).astype(np.int64).reshape(-1, r)
+    """(K, r) int64 numpy array of the index tuples of itertools.combinations(_with_replacement)(range(n), r),
+    grown one column at a time (each tuple extended by every index after its last), so memory is O(K r)."""
+    idx = np.arange(n, dtype=np.int64).reshape(-1, 1)
+    for _ in builtins.range(r - 1):
+        start = idx[:, -1] if with_replacement else idx[:, -1] + 1
+        count = np.maximum(n - start, 0)
+        offsets = np.arange(count.sum(), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        idx = np.concatenate([np.repeat(idx, count, axis=0), (np.repeat(start, count) + offsets)[:, None]], axis=1)
+    return idx
 
 
 @export
