@@ -19,7 +19,7 @@ import numpy as np
 from . import _C
 from ._tensor import Tensor
 from .serialization import (CheckpointError, _atomic_write, _buffer_from, _new_buffer, _Source, _BIG_ENDIAN,
-                            _storage_bytes)
+                            _INT64_MAX, _reading, _short, _storage_bytes)
 
 __all__ = ["save_file", "load_file", "save", "load", "SafetensorError"]
 
@@ -174,21 +174,28 @@ def _parse_header(src):
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise SafetensorError("safetensors: entry %r must have exactly dtype, shape and data_offsets" % name)
         code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if code not in _FROM_CODE:
+        if type(code) is not str or code not in _FROM_CODE:
             if code in _KNOWN_UNSUPPORTED:
                 raise SafetensorError("safetensors: tensor %r has dtype %s, which Ember does not support"
                                       % (name, code))
-            raise SafetensorError("safetensors: tensor %r has unknown dtype %r" % (name, code))
+            raise SafetensorError("safetensors: tensor %r has unknown dtype %s" % (name, _short(code)))
         if (not isinstance(shape, list) or len(shape) > 64
-                or not all(type(s) is int and s >= 0 for s in shape)):
-            raise SafetensorError("safetensors: tensor %r has an invalid shape %r" % (name, shape))
+                or not all(type(s) is int and 0 <= s <= _INT64_MAX for s in shape)):
+            raise SafetensorError("safetensors: tensor %r has an invalid shape %s" % (name, _short(shape)))
         if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
                 or not 0 <= offsets[0] <= offsets[1]):
-            raise SafetensorError("safetensors: tensor %r has invalid data_offsets %r" % (name, offsets))
+            raise SafetensorError("safetensors: tensor %r has invalid data_offsets %s" % (name, _short(offsets)))
         itemsize, dtype, widen_from = _FROM_CODE[code]
         numel = 1
         for s in shape:
             numel *= s
+        # the row-major strides (products of trailing sizes) must fit in int64 too, as for an empty [0, 2**62, 4]
+        acc = 1
+        for s in reversed(shape[1:]):
+            acc *= s
+            if acc > _INT64_MAX:
+                raise SafetensorError("safetensors: tensor %r has shape %s, whose strides overflow int64"
+                                      % (name, shape))
         if numel * itemsize != offsets[1] - offsets[0]:
             raise SafetensorError("safetensors: tensor %r of shape %s and dtype %s needs %d bytes, but its "
                                   "data_offsets span %d" % (name, shape, code, numel * itemsize,
@@ -239,7 +246,7 @@ def load_file(filename, device="cpu"):
     _check_device(device)
     src = _Source(os.fspath(filename))
     try:
-        return _load_stream(src)
+        return _reading("safetensors file", _load_stream, src, error=SafetensorError)
     finally:
         src.close()
 
@@ -248,4 +255,4 @@ def load(data):
     """Loads safetensors bytes (as produced by ``save``) into a dict of ember tensors."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("safetensors.load expects bytes, got %s" % type(data).__name__)
-    return _load_stream(_Source(io.BytesIO(bytes(data))))
+    return _reading("safetensors data", _load_stream, _Source(io.BytesIO(bytes(data))), error=SafetensorError)

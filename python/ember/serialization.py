@@ -56,6 +56,7 @@ import stat
 import struct
 import sys
 import tempfile
+import time as _time
 import zipfile
 import zlib
 from collections import Counter, OrderedDict
@@ -365,22 +366,84 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+try:
+    import fcntl as _fcntl
+except ImportError:  # not POSIX: stale temporaries are recognised by age alone
+    _fcntl = None
+
+# A temporary that no live save holds is removed when it is at least this old, or has data in it (a writer
+# locks its temporary right after creating it, before writing anything).
+_STALE_EMPTY_TEMP_AGE = 60.0
+_STALE_TEMP_AGE_UNLOCKED = 3600.0  # without file locks: only temporaries this old count as abandoned
+
+
+def _temp_pattern(basename):
+    # tempfile.mkstemp(prefix="." + basename + ".", suffix=".tmp"): 8 characters of [a-z0-9_] in between
+    return re.compile(re.escape("." + basename + ".") + r"[a-z0-9_]{8}" + re.escape(".tmp"))
+
+
+def _remove_stale_temps(directory, basename):
+    """Removes the temporaries that earlier, interrupted saves to basename left in directory (a killed process
+    cannot remove its own). One that a live save is writing is locked by it and left alone."""
+    pattern = _temp_pattern(basename)
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    now = _time.time()
+    for name in names:
+        full = os.path.join(directory, name)
+        try:
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            age = now - st.st_mtime
+            if _fcntl is not None:
+                try:
+                    _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                except OSError:
+                    continue  # a save in progress holds it
+                if st.st_size == 0 and age < _STALE_EMPTY_TEMP_AGE:
+                    continue  # possibly created a moment ago by a save that has not locked it yet
+            elif age < _STALE_TEMP_AGE_UNLOCKED:
+                continue
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
+        finally:
+            os.close(fd)
+
+
 def _atomic_write(path, write):
-    """Writes a file through a temporary in the same directory, fsynced, then renamed over path."""
+    """Writes a file through a temporary in the same directory, fsynced, then renamed over path. The temporary
+    is locked while it is written, so that the next save to path can recognise (and remove) the temporaries
+    of saves that were killed."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    basename = os.path.basename(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = _default_mode()
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    _remove_stale_temps(directory, basename)
+    fd, tmp = tempfile.mkstemp(prefix="." + basename + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if _fcntl is not None:
+                _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX)
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.chmod(tmp, mode)
+            if _fcntl is not None:
+                os.replace(tmp, path)  # still locked: a concurrent save's cleanup cannot take it
+        if _fcntl is None:
+            os.replace(tmp, path)  # (files must be closed to be replaced where there are no POSIX locks)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -490,16 +553,31 @@ class _Source:
             got += n
 
 
-def _check_int(v, what, lo=0, hi=None):
-    if type(v) is not int or v < lo or (hi is not None and v > hi):
-        raise CheckpointError("corrupt header: %s must be an integer in [%d, %s], got %r"
-                              % (what, lo, "inf" if hi is None else hi, v))
+_INT64_MAX = (1 << 63) - 1
+
+
+def _short(v, limit=200):
+    """repr(v), cut to about limit characters (error messages about hostile files stay readable)."""
+    try:
+        r = repr(v) if not isinstance(v, (list, tuple, dict)) or len(v) < 100 else "a %s of %d items" % (
+            type(v).__name__, len(v))
+    except (ValueError, RecursionError):  # an int of too many digits, a structure nested too deeply
+        r = "a %s" % type(v).__name__
+    return r if len(r) <= limit else r[:limit] + "..."
+
+
+def _check_int(v, what, lo=0, hi=_INT64_MAX):
+    """v itself when it is an int in [lo, hi] (sizes, strides and offsets must fit in int64)."""
+    if type(v) is not int or v < lo or v > hi:
+        raise CheckpointError("corrupt header: %s must be an integer in [%d, %d], got %s"
+                              % (what, lo, hi, _short(v)))
     return v
 
 
 def _check_int_list(v, what):
     if type(v) is not list or len(v) > 64:
-        raise CheckpointError("corrupt header: %s must be a list of at most 64 integers, got %r" % (what, v))
+        raise CheckpointError("corrupt header: %s must be a list of at most 64 integers, got %s"
+                              % (what, _short(v)))
     return tuple(_check_int(x, what) for x in v)
 
 
@@ -597,17 +675,20 @@ def _load_arrays(specs, buffers):
             raise CheckpointError("corrupt header: array %d is not an object" % i)
         s = _check_int(a.get("storage"), "array %d storage" % i, 0, len(buffers) - 1)
         try:
-            dt = np.dtype(a.get("dtype")) if type(a.get("dtype")) is str else None
-        except TypeError:
+            dt = np.dtype(a.get("dtype")) if type(a.get("dtype")) is str and len(a.get("dtype")) <= 8 else None
+        except Exception:  # numpy's parser raises TypeError, ValueError or SyntaxError for nonsense
             dt = None
         if dt is None or not _numeric_dtype(dt) or dt.byteorder == ">":
-            raise CheckpointError("corrupt header: array %d has unsupported dtype %r" % (i, a.get("dtype")))
+            raise CheckpointError("corrupt header: array %d has unsupported dtype %s" % (i, _short(a.get("dtype"))))
         shape = _check_int_list(a.get("shape"), "array %d shape" % i)
         nbytes = dt.itemsize * math.prod(shape)
         if nbytes != _C.storage_nbytes(buffers[s]):
             raise CheckpointError("corrupt checkpoint: array %d of shape %s and dtype %s needs %d bytes, its storage "
                                   "holds %d" % (i, shape, dt.str, nbytes, _C.storage_nbytes(buffers[s])))
-        arrays.append(_C.to_numpy(buffers[s]).view(dt).reshape(shape))
+        try:
+            arrays.append(_C.to_numpy(buffers[s]).view(dt).reshape(shape))
+        except ValueError as e:  # e.g. a zero-size shape with more elements per dimension than numpy allows
+            raise CheckpointError("corrupt checkpoint: array %d of shape %s: %s" % (i, shape, e)) from None
     return arrays
 
 
@@ -649,8 +730,8 @@ def _decode(node, tensors, arrays, depth):
         return arrays[payload][()]
     if tag == "float":
         values = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-        if payload not in values:
-            raise CheckpointError("corrupt checkpoint: bad float %r" % (payload,))
+        if type(payload) is not str or payload not in values:
+            raise CheckpointError("corrupt checkpoint: bad float %s" % _short(payload))
         return values[payload]
     if tag == "bytes":
         try:
@@ -658,8 +739,8 @@ def _decode(node, tensors, arrays, depth):
         except (ValueError, AttributeError, TypeError):
             raise CheckpointError("corrupt checkpoint: bad bytes payload") from None
     if tag == "dtype":
-        if payload not in _DTYPES:
-            raise CheckpointError("corrupt checkpoint: unknown dtype %r" % (payload,))
+        if type(payload) is not str or payload not in _DTYPES:
+            raise CheckpointError("corrupt checkpoint: unknown dtype %s" % _short(payload))
         return _DTYPES[payload]
     if tag == "size":
         return Size(_check_int_list(payload, "size"))
@@ -709,12 +790,59 @@ def _restorer(map_location):
             if not isinstance(k, str):
                 raise TypeError("ember.load: map_location dict keys must be location strings, got %r" % (k,))
             _check_device(v)
-        return lambda storage, location: storage.to(map_location.get(location, location))
+        def restore(storage, location):
+            # a location the file names but the dict does not map stays where the storage is (the saved
+            # device, or the CPU for a location Ember does not know, as when no map_location is given)
+            target = map_location.get(location) if type(location) is str else None
+            return storage if target is None else storage.to(target)
+        return restore
     if isinstance(map_location, (str, _device)):
         _check_device(map_location)
         return lambda storage, location: storage.to(map_location)
     raise TypeError("ember.load: map_location must be None, a str, an ember.device, a dict or a callable, got %s"
                     % type(map_location).__name__)
+
+
+# What a reader of a malformed file can trip over when some check is missing; load turns these into
+# CheckpointError (the user's own map_location code excepted), so a bad file never surfaces as a stray TypeError.
+_STRAY_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ArithmeticError,
+                 struct.error, zlib.error, EOFError, RecursionError, MemoryError, pickle.UnpicklingError)
+
+
+class _UserCode:
+    """Wraps the map_location restorer, remembering what it raised: those errors are the user's, not the file's."""
+
+    def __init__(self, fn):
+        self.fn, self.raised = fn, []
+
+    def __call__(self, storage, location):
+        try:
+            return self.fn(storage, location)
+        except BaseException as e:
+            self.raised.append(e)
+            raise
+
+    def owns(self, e):
+        return any(e is r for r in self.raised)
+
+
+def _reading(what, fn, *args, error=None, user=None):
+    """fn(*args), where a stray exception (not a CheckpointError, not raised by the user's code) becomes a
+    CheckpointError (or `error`) naming what was being read."""
+    try:
+        return fn(*args)
+    except CheckpointError:
+        raise
+    except _STRAY_ERRORS as e:
+        if user is not None and user.owns(e):
+            raise
+        if isinstance(e, RecursionError):
+            msg = "nested too deeply"
+        elif isinstance(e, MemoryError):
+            msg = "it asks for more memory than there is"
+        else:
+            msg = "%s: %s" % (type(e).__name__, _short(str(e)))
+        raise (error or CheckpointError)("corrupt %s: %s" % (what, msg)) from None
 
 
 def _detect(head, size):
@@ -753,7 +881,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         weights_only = pickle_module is None
     elif weights_only and pickle_module is not None:
         raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
-    restore = _restorer(map_location)
+    restore = _UserCode(_restorer(map_location))
     src = _Source(f)
     try:
         if src.size == 0:
@@ -762,17 +890,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         src.fh.seek(0)
         kind = _detect(head, src.size)
         if kind == "ember":
-            return _load_ember(src, restore)
+            return _reading("checkpoint", _load_ember, src, restore, user=restore)
         if kind == "safetensors":
-            from .safetensors import _load_stream
-            out = _load_stream(src)
-            for k, t in out.items():  # safetensors has no shared storages: one call per tensor
-                buf = restore(_Storage(None, t), "cpu").placed()
-                if buf is not t:
-                    out[k] = _C._storage_view(buf, t.dtype, t._shape, t.stride(), 0)
-            return out
+            return _reading("safetensors file", _load_safetensors, src, restore, user=restore)
         if kind == "torch":
-            return _load_torch(src, weights_only, restore)
+            return _reading("PyTorch checkpoint", _load_torch, src, weights_only, restore, user=restore)
         if kind == "legacy":
             raise CheckpointError("this is a legacy (pre-1.6, non-zip) PyTorch checkpoint, which Ember does not "
                                   "read; re-save it with a current PyTorch (torch.save writes zip archives)")
@@ -780,6 +902,16 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                               "checkpoint, a safetensors file or a PyTorch .pt/.pth zip archive)" % head[:8])
     finally:
         src.close()
+
+
+def _load_safetensors(src, restore):
+    from .safetensors import SafetensorError, _load_stream
+    out = _reading("safetensors file", _load_stream, src, error=SafetensorError)
+    for k, t in out.items():  # safetensors has no shared storages: one call per tensor
+        buf = restore(_Storage(None, t), "cpu").placed()
+        if buf is not t:
+            out[k] = _C._storage_view(buf, t.dtype, t._shape, t.stride(), 0)
+    return out
 
 
 # ====================================================================================================== PyTorch
@@ -849,6 +981,9 @@ class _TorchArchive:
             self.zf = zipfile.ZipFile(src.fh)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
             raise CheckpointError("corrupt PyTorch checkpoint: not a readable zip archive (%s)" % e) from None
+        self._check_layout(src.size)
+        # all records together may expand no more than deflate can (and stored ones not at all)
+        self.read_budget = _MAX_DEFLATE_RATIO * max(src.size, 1)
         names = self.zf.namelist()
         pkls = [n for n in names if n == "data.pkl" or (n.endswith("/data.pkl") and n.count("/") == 1)]
         if len(pkls) != 1:
@@ -865,6 +1000,25 @@ class _TorchArchive:
                 raise CheckpointError("corrupt PyTorch checkpoint: byteorder record is %r" % order[:16])
             self.big_endian = order == b"big"
         self.storages = {}
+
+    def _check_layout(self, size):
+        """Every record's local header and data must lie in the file, apart from the others and before the
+        central directory: overlapping records are how zip bombs make one stored stream count many times."""
+        infos = sorted(self.zf.infolist(), key=lambda i: i.header_offset)
+        end_of_data = getattr(self.zf, "start_dir", size)
+        for k, info in enumerate(infos):
+            try:
+                name_len = len(info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"))
+            except UnicodeError:
+                name_len = 0
+            # at least: the 30-byte local header, the name, then the stored bytes (the local extra field and a
+            # data descriptor only add to this)
+            end = info.header_offset + 30 + name_len + info.compress_size
+            limit = infos[k + 1].header_offset if k + 1 < len(infos) else end_of_data
+            if info.header_offset < 0 or end > limit:
+                raise CheckpointError("corrupt PyTorch checkpoint: record %r overlaps %s (a zip bomb?)"
+                                      % (info.filename, "record %r" % infos[k + 1].filename if k + 1 < len(infos)
+                                         else "the zip directory"))
 
     def info(self, name):
         try:
@@ -894,6 +1048,10 @@ class _TorchArchive:
         return self._read(info)
 
     def _read(self, info, into=None):
+        self.read_budget -= info.file_size
+        if self.read_budget < 0:
+            raise CheckpointError("corrupt PyTorch checkpoint: its records expand to more than %d times the "
+                                  "archive's size" % _MAX_DEFLATE_RATIO)
         try:
             with self.zf.open(info) as fh:
                 if into is None:
@@ -1114,7 +1272,8 @@ class _Unpickling:
         try:
             return self.archive.storage(pid[1], pid[2], pid[4], pid[3], self.restore)
         except Exception as e:
-            if not isinstance(e, CheckpointError):
+            owns = getattr(self.restore, "owns", None)
+            if not isinstance(e, CheckpointError) and owns is not None and owns(e):
                 self.passthrough = e  # a map_location callable's own error, not a bad file
             raise
 
@@ -1213,9 +1372,126 @@ class _WeightsOnlyUnpickler(_Unpickling, pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file, archive, restore):
+    def __init__(self, file, archive, restore, size=0):
         pickle._Unpickler.__init__(self, file)
         self._setup(archive, True, restore)
+        self.size = size
+        self.work = _PICKLE_WORK_BASE + _PICKLE_WORK_PER_BYTE * size
+        self.tuples = {}  # id -> (tuple, depth, hash cost) for the tuples built that hold other tuples
+        self.hashing = {id(f) for f in (_make_set, _make_frozenset, Counter, OrderedDict)}
+
+    # ------------------------------------------------------------------------ the work budget
+    # Every opcode pushes at most a few objects, so a pickle of n bytes builds O(n) elements directly. What can
+    # multiply that is an operation on a memoized object: a call (REDUCE/NEWOBJ: set(L), bytearray(b), a numpy
+    # array rebuilt from its bytes) or a state (BUILD) copies its arguments, and a dict key or set item hashes
+    # its whole tuple tree, however many times the pickle refers to it for a few bytes each time. Those are
+    # charged to a budget proportional to the pickle's size, so a small file cannot build gigabytes or hash
+    # for hours; tuple nesting (which Python hashes recursively, in C) is bounded too.
+
+    def _charge(self, n):
+        self.work -= n
+        if self.work < 0:
+            raise CheckpointError("corrupt PyTorch checkpoint: data.pkl (%d bytes) builds far more data than a "
+                                  "pickle of its size describes (a decompression-bomb pickle?)" % self.size)
+
+    def _weight(self, x):
+        """What copying or hashing x costs, in elements (8-byte words for bytes, strings and arrays)."""
+        t = type(x)
+        if t is tuple:
+            e = self.tuples.get(id(x))
+            return e[2] if e is not None and e[0] is x else len(x) + 1
+        if t in (str, bytes, bytearray):
+            return len(x) // 8 + 1
+        if t is np.ndarray:
+            return x.nbytes // 8 + 1
+        if isinstance(x, (list, dict, set, frozenset, tuple)):
+            return len(x) + 1
+        return 1
+
+    def _args_weight(self, args):
+        return sum(self._weight(a) for a in args) + 1
+
+    def _tuple(self, items):
+        depth, cost = 1, len(items) + 1
+        tuples = self.tuples
+        for x in items:
+            if type(x) is tuple:
+                e = tuples.get(id(x))
+                if e is not None and e[0] is x:
+                    if e[1] >= depth:
+                        depth = e[1] + 1
+                    cost += e[2]
+                else:
+                    if depth < 2:
+                        depth = 2
+                    cost += len(x) + 1
+        t = tuple(items)
+        if depth > 1:
+            if depth > _MAX_TUPLE_DEPTH:
+                raise CheckpointError("corrupt PyTorch checkpoint: data.pkl nests tuples more than %d deep"
+                                      % _MAX_TUPLE_DEPTH)
+            if cost > self.work:
+                self._charge(cost)
+            tuples[id(t)] = (t, depth, cost)
+        return t
+
+    def load_tuple(self):
+        items = self.pop_mark()  # first: pop_mark replaces self.append
+        self.append(self._tuple(items))
+
+    dispatch[pickle.TUPLE[0]] = load_tuple
+
+    def load_tuple1(self):
+        self.stack[-1] = self._tuple((self.stack[-1],))
+
+    dispatch[pickle.TUPLE1[0]] = load_tuple1
+
+    def load_tuple2(self):
+        self.stack[-2:] = [self._tuple(self.stack[-2:])]
+
+    dispatch[pickle.TUPLE2[0]] = load_tuple2
+
+    def load_tuple3(self):
+        self.stack[-3:] = [self._tuple(self.stack[-3:])]
+
+    dispatch[pickle.TUPLE3[0]] = load_tuple3
+
+    def _charge_keys(self, keys):
+        w = 0
+        for k in keys:
+            w += self._weight(k) if type(k) is tuple else 1
+        self._charge(w)
+
+    def load_dict(self):
+        items = self.stack
+        self._charge_keys(items[0::2])
+        pickle._Unpickler.load_dict(self)
+
+    dispatch[pickle.DICT[0]] = load_dict
+
+    def load_setitem(self):
+        self._charge_keys((self.stack[-2],))
+        pickle._Unpickler.load_setitem(self)
+
+    dispatch[pickle.SETITEM[0]] = load_setitem
+
+    def load_setitems(self):
+        self._charge_keys(self.stack[0::2])
+        pickle._Unpickler.load_setitems(self)
+
+    dispatch[pickle.SETITEMS[0]] = load_setitems
+
+    def load_additems(self):
+        self._charge_keys(self.stack)
+        pickle._Unpickler.load_additems(self)
+
+    dispatch[pickle.ADDITEMS[0]] = load_additems
+
+    def load_frozenset(self):
+        self._charge_keys(self.stack)
+        pickle._Unpickler.load_frozenset(self)
+
+    dispatch[pickle.FROZENSET[0]] = load_frozenset
 
     @staticmethod
     def _refuse(what, obj):
@@ -1231,6 +1507,10 @@ class _WeightsOnlyUnpickler(_Unpickling, pickle._Unpickler):
             self._refuse("call", func)
         if type(args) is not tuple:
             raise CheckpointError("corrupt pickle: REDUCE arguments are a %s, not a tuple" % type(args).__name__)
+        # a set or dict built from its argument hashes every item: charge their tuple trees too
+        self._charge(self._args_weight(args) + (
+            sum(self._weight(x) for a in args if isinstance(a, (list, tuple, set, frozenset)) for x in a)
+            if id(func) in self.hashing else 0))
         stack[-1] = func(*args)
 
     dispatch[pickle.REDUCE[0]] = load_reduce
@@ -1240,6 +1520,7 @@ class _WeightsOnlyUnpickler(_Unpickling, pickle._Unpickler):
             self._refuse("construct", cls)
         if type(args) is not tuple or type(kwargs) is not dict:
             raise CheckpointError("corrupt pickle: NEWOBJ arguments are malformed")
+        self._charge(self._args_weight(args) + self._args_weight(kwargs.values()))
         self.append(cls.__new__(cls, *args, **kwargs))
 
     def load_newobj(self):
@@ -1259,6 +1540,7 @@ class _WeightsOnlyUnpickler(_Unpickling, pickle._Unpickler):
         stack = self.stack
         state = stack.pop()
         inst = stack[-1]
+        self._charge(self._args_weight(state) if type(state) is tuple else self._weight(state))
         if isinstance(inst, np.dtype):
             _np_build_dtype(inst, state)
             return
@@ -1315,11 +1597,15 @@ def get_unsafe_globals_in_checkpoint(f):
         src.fh.seek(0)
         if _detect(head, src.size) != "torch":
             return []
-        data = _TorchArchive(src).record("data.pkl", MAX_PICKLE_BYTES)
+        data = _reading("PyTorch checkpoint", lambda: _TorchArchive(src).record("data.pkl", MAX_PICKLE_BYTES))
     finally:
         src.close()
         if start is not None:
             f.seek(start)
+    return _reading("PyTorch checkpoint", _unsafe_globals, data)
+
+
+def _unsafe_globals(data):
     checker = _WeightsOnlyUnpickler(io.BytesIO(), None, None)
     out, strings, memo = [], [], {}
     try:
@@ -1495,12 +1781,23 @@ def _make_frozenset(items=()):
 # pickles of data.pkl larger than this are refused before reading (state dicts' pickles are small: the tensor
 # data lives in separate records)
 MAX_PICKLE_BYTES = 1 << 30
+# The weights-only unpickler's work budget (see _WeightsOnlyUnpickler._charge): elements copied or hashed beyond
+# what the opcodes push themselves, per byte of pickle, plus a floor for tiny pickles. Real checkpoints use
+# about 0.15 units per byte (PyTorch and Ember state dicts with optimizer state, whole Ember modules); a pickle
+# made of one big set of tuples about 1.
+_PICKLE_WORK_PER_BYTE = 4
+_PICKLE_WORK_BASE = 1 << 18
+# tuples nested deeper than this are refused: Python hashes (and compares) them recursively in C
+_MAX_TUPLE_DEPTH = 1000
 
 
 def _load_torch(src, weights_only=True, restore=None):
     archive = _TorchArchive(src)
     data = archive.record("data.pkl", MAX_PICKLE_BYTES)
-    unpickler = (_WeightsOnlyUnpickler if weights_only else _FullUnpickler)(io.BytesIO(data), archive, restore)
+    if weights_only:
+        unpickler = _WeightsOnlyUnpickler(io.BytesIO(data), archive, restore, len(data))
+    else:
+        unpickler = _FullUnpickler(io.BytesIO(data), archive, restore)
     unpickler.passthrough = None
     try:
         return unpickler.load()
@@ -1513,7 +1810,7 @@ def _load_torch(src, weights_only=True, restore=None):
             raise CheckpointError("corrupt PyTorch checkpoint: data.pkl is nested too deeply") from None
         # malformed pickles raise many types; all mean a bad file
         raise CheckpointError("corrupt PyTorch checkpoint: data.pkl could not be read (%s: %s)"
-                              % (type(e).__name__, e)) from None
+                              % (type(e).__name__, _short(str(e)))) from None
 
 
 # ====================================================================================================== pickled
