@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """CI's machine-code check of the CUDA kernel module (no GPU needed): for every object file of csrc/cuda/ in a
 build folder, cuobjdump must show machine code for each required architecture, no kernel may spill registers
-to local memory, and GEMM kernels (names containing 'gemm') must use tensor-core instructions (HMMA, or
-HGMMA on sm_90a).
+to local memory, and the tensor-core GEMM kernels (names containing 'gemm_mma') must use tensor-core
+instructions (HMMA, or HGMMA on sm_90a); an object with GEMM kernels must have at least one of them. (The
+float32/float64 SIMT GEMM kernels compute exactly, without tensor cores, by design.)
 
     python tools/check_cuda_machine_code.py BUILD_DIR [--arch sm_80 --arch sm_90a]
 
@@ -64,10 +65,18 @@ def check_object(exe, path, archs):
             problems.append("%s: kernel %s uses %s bytes of local memory (register spills or a run-time indexed "
                             "array)" % (path, current, spill.group(1)))
     sass = run(exe, ["--dump-sass"], path)
+    gemm_kernels, tensor_core_kernels = 0, 0
     for block in re.split(r"\n\s*Function : ", sass)[1:]:
-        name = block.split("\n", 1)[0].strip()
-        if "gemm" in name.lower() and not re.search(r"\b(HMMA|HGMMA)\b", block):
-            problems.append("%s: GEMM kernel %s has no tensor-core instructions (HMMA/HGMMA)" % (path, name))
+        name = block.split("\n", 1)[0].strip().lower()
+        if "gemm" not in name:
+            continue
+        gemm_kernels += 1
+        if "gemm_mma" in name:
+            tensor_core_kernels += 1
+            if not re.search(r"\b(HMMA|HGMMA)\b", block):
+                problems.append("%s: tensor-core GEMM kernel %s has no HMMA/HGMMA instructions" % (path, name))
+    if gemm_kernels and not tensor_core_kernels:
+        problems.append("%s: GEMM kernels but none on tensor cores (no kernel named *gemm_mma*)" % path)
     return problems, kernels
 
 

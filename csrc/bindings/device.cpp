@@ -1,12 +1,16 @@
 // Bindings for devices: a tensor's device, moving tensors between devices, the kernel tables (which entries a
 // device lacks) and the tests' host-backed CUDA slot.
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <cstdlib>
 
 #include "bindings/casters.h"
 #include "core/kernel_table.h"
+#include "cuda/blas_plan.h"
 #include "cuda/caching_allocator.h"
+#include "cuda/library_locator.h"
 #include "cuda/launch.h"
 #include "ops/common.h"
 
@@ -140,6 +144,47 @@ void bind_device(pyb::module_& m) {
     cuda::LaunchConfig c = cuda::launch_config(n, per_thread, max_blocks);
     return std::make_tuple(c.blocks, c.threads);
   });
+  m.def(
+      "_cublas_gemm_plan",
+      [](int64_t B, int64_t M, int64_t N, int64_t K, std::vector<int64_t> sa, std::vector<int64_t> sb,
+         std::vector<int64_t> sc) -> pyb::object {
+        EMBER_VALUE_CHECK(sa.size() == 3 && sb.size() == 3 && sc.size() == 3 && B >= 0 && M >= 0 && N >= 0 && K >= 0,
+                          "_cublas_gemm_plan: expected sizes >= 0 and 3 strides per operand");
+        auto p = cuda::plan_blas_gemm(B, M, N, K, sa.data(), sb.data(), sc.data());
+        if (!p) return pyb::none();
+        pyb::dict r;
+        r["trans_a"] = p->trans_a;
+        r["trans_b"] = p->trans_b;
+        r["swapped"] = p->swapped;
+        for (auto kv : {std::pair<const char*, int64_t>{"m", p->m}, {"n", p->n}, {"k", p->k}, {"lda", p->lda},
+                        {"ldb", p->ldb}, {"ldc", p->ldc}, {"stride_a", p->stride_a}, {"stride_b", p->stride_b},
+                        {"stride_c", p->stride_c}, {"batch", p->batch}})
+          r[kv.first] = kv.second;
+        return std::move(r);
+      },
+      "Tests only: the cublasGemmStridedBatchedEx arguments for a row-major batched product with these element "
+      "strides ({batch, row, column} of A, B, C), or None when an operand must be copied first.");
+  m.def(
+      "_set_cuda_library_locator",
+      [](pyb::function f) {
+        // keeps f alive for the process; asked from C++ without the GIL held
+        auto held = std::make_shared<pyb::function>(std::move(f));
+        cuda::set_library_locator([held](const std::string& name) {
+          pyb::gil_scoped_acquire gil;
+          try {
+            pyb::object r = (*held)(name);
+            return r.is_none() ? std::string() : r.cast<std::string>();
+          } catch (pyb::error_already_set& e) {
+            return std::string();  // the locator reports nothing found; the caller's error says what to install
+          }
+        });
+      },
+      "Registers name -> absolute path (or '') for the NVIDIA libraries the CUDA module opens at run time.");
+  m.def("_set_float32_matmul_tf32", &set_float32_matmul_tf32,
+        "set_float32_matmul_precision's effect below Python: whether float32 CUDA GEMMs may use TF32.");
+  m.def("_float32_matmul_tf32", &float32_matmul_tf32);
+  m.def("_locate_cuda_library", &cuda::locate_library, pyb::call_guard<pyb::gil_scoped_release>(),
+        "Tests only: asks the registered locator for a library, as the CUDA module does.");
   m.def("_to_device", [](const Tensor& t, const std::string& device) { return ops::to_device(t, parse_device(device)); },
         "A copy of t on `device` (t itself when it is already there).");
   m.def("_cuda_built", &cuda_built, "Whether this build has the CUDA kernel module.");

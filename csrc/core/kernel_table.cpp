@@ -32,6 +32,7 @@ EMBER_KERNEL_ENTRIES(EMBER_MISSING_KERNEL)
 #undef EMBER_MISSING_KERNEL
 
 std::atomic<const KernelTable*> g_cuda_override{nullptr};
+std::atomic<bool> g_float32_matmul_tf32{false};
 
 }  // namespace
 
@@ -67,5 +68,8 @@ const KernelTable& kernels_for(Device device) {
 void set_cuda_kernel_table_for_testing(const KernelTable* table) {
   g_cuda_override.store(table, std::memory_order_release);
 }
+
+void set_float32_matmul_tf32(bool allowed) { g_float32_matmul_tf32 = allowed; }
+bool float32_matmul_tf32() { return g_float32_matmul_tf32; }
 
 }  // namespace ember

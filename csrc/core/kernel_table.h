@@ -131,6 +131,11 @@ struct CudaDeviceProperties {
 };
 CudaDeviceProperties cuda_device_properties(int device);  // raises without the module or the device
 
+// torch.set_float32_matmul_precision: "highest" keeps float32 GEMMs in float32; "high" and "medium" let the
+// CUDA GEMM use TF32 tensor cores (cuBLAS path). The CPU GEMM always computes in float32.
+void set_float32_matmul_tf32(bool allowed);
+bool float32_matmul_tf32();
+
 // The table of a device. Tests may put another table in the CUDA slot (a host backend that exercises the
 // device plumbing without a GPU); nullptr restores the real one.
 const KernelTable& kernels_for(Device device);

@@ -15,6 +15,7 @@ void binary_bool(kernels::BinaryBoolOp op, const TensorIter& it, ScalarType dtyp
 void copy(const TensorIter& it, ScalarType dst, ScalarType src);
 void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
 void where(const TensorIter& it, size_t itemsize);
+void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
 }  // namespace cuda
 
 const KernelTable& cuda_kernel_table() {
@@ -34,6 +35,7 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(copy)
     EMBER_CUDA_SLOT(fill)
     EMBER_CUDA_SLOT(where)
+    EMBER_CUDA_SLOT(gemm_batched)
 #undef EMBER_CUDA_SLOT
     return k;
   }();

@@ -130,13 +130,14 @@ _float32_matmul_precision = "highest"
 
 
 def set_float32_matmul_precision(precision):
-    """Accepts PyTorch's 'highest' / 'high' / 'medium'. Ember's float32 GEMM always computes in float32
-    (there are no TF32 or bfloat16 tensor-core paths on the CPU), so the setting is recorded only."""
+    """PyTorch's 'highest' / 'high' / 'medium'. 'highest' keeps float32 matmuls in float32; the others let
+    CUDA float32 GEMMs use TF32 tensor cores (cuBLAS path). The CPU GEMM computes in float32 either way."""
     global _float32_matmul_precision
     if precision not in ("highest", "high", "medium"):
         raise RuntimeError("set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got %r"
                            % (precision,))
     _float32_matmul_precision = precision
+    _C._set_float32_matmul_tf32(precision != "highest")
 
 
 def get_float32_matmul_precision():

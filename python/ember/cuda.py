@@ -14,6 +14,24 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "sync
            "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats", "OutOfMemoryError"]
 
 
+def _find_nvidia_library(name):
+    """The absolute path of NVIDIA library `name` (e.g. 'cublas') loaded from its pip wheel by cuda-python's
+    cuda.pathfinder, or '' when cuda-python or the library is not installed (``pip install "ember[cuda]"``).
+    The CUDA module asks this the first time it needs the library, so ``import ember`` never imports
+    cuda-python."""
+    try:
+        from cuda import pathfinder
+    except ImportError:
+        return ""
+    try:
+        return pathfinder.load_nvidia_dynamic_lib(name).abs_path or ""
+    except Exception:  # DynamicLibNotFoundError and the platform's loader errors: report "not found"
+        return ""
+
+
+_C._set_cuda_library_locator(_find_nvidia_library)
+
+
 def _set_host_backend_for_tests(on):
     """Tests only: fill the CUDA slot with the CPU kernels on host memory (one 'cuda:0' device), or restore it."""
     global _host_backend

@@ -90,3 +90,57 @@ def test_device_properties_small():
     p = ember.cuda.get_device_properties(0)
     assert p.multi_processor_count > 0 and p.total_memory > 0
     assert ember.cuda.get_device_capability() == (p.major, p.minor)
+
+
+GEMM_SHAPES = [(1, 64, 48, 32), (3, 130, 67, 45), (2, 1, 129, 257), (1, 200, 1, 17), (4, 33, 65, 1)]
+
+
+def _gemm_operands(B, M, N, K, layout, dtype):
+    a, b = _rand((B, M, K), dtype), _rand((B, K, N), dtype)
+    if layout == "transposed":
+        a, b = _rand((B, K, M), dtype).transpose(1, 2), _rand((B, N, K), dtype).transpose(1, 2)
+    elif layout == "sliced":
+        a, b = _rand((B, M, K + 5), dtype)[:, :, 2:K + 2], _rand((B, K, N + 3), dtype)[:, :, :N]
+    elif layout == "broadcast":
+        b = _rand((1, K, N), dtype).expand(B, K, N)
+    return a, b
+
+
+@pytest.mark.parametrize("path", ["own", "cublas"])
+@pytest.mark.parametrize("layout", ["dense", "transposed", "sliced", "broadcast"])
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16])
+def test_gemm_matches_cpu_small(path, layout, dtype):
+    # each GEMM path in a child, since EMBER_GEMM is read once per process
+    import os
+    import subprocess
+    import sys
+    code = """
+import numpy as np, ember
+from tests.cuda.test_cuda_ops import GEMM_SHAPES, _gemm_operands
+dtype = getattr(ember, %r)
+for B, M, N, K in GEMM_SHAPES:
+    ember.manual_seed(B * M + N * K)
+    a, b = _gemm_operands(B, M, N, K, %r, dtype)
+    c0 = ember.randn(B, M, N).to(dtype)
+    want = (ember.baddbmm(c0.double(), a.double(), b.double(), beta=0.5, alpha=1.5))
+    got = ember.baddbmm(c0.cuda(), a.cuda(), b.cuda(), beta=0.5, alpha=1.5).cpu().double()
+    tol = {"float32": 1e-4, "float64": 1e-11, "float16": 2e-2, "bfloat16": 1e-1}[%r] * max(1.0, K ** 0.5)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose((a.cuda() @ b.cuda()).cpu().double().numpy(), (a.double() @ b.double()).numpy(),
+                               rtol=tol, atol=tol)
+print("ok")
+""" % (str(dtype).split(".")[-1], layout, str(dtype).split(".")[-1])
+    env = dict(os.environ, EMBER_GEMM=path)
+    if path == "cublas":
+        found = subprocess.run([sys.executable, "-c", "import ember; print(ember._C._locate_cuda_library('cublas'))"],
+                               capture_output=True, text=True, env=env).stdout.strip().splitlines()
+        if not found or not found[-1]:
+            pytest.skip("cuBLAS not installed (pip install 'ember[cuda]')")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), (p.stdout + p.stderr)[-3000:]
+
+
+def test_gemm_integer_dtypes_raise_small():
+    with pytest.raises(TypeError, match="not implemented for"):
+        ember.ones(2, 3, dtype=ember.int64, device="cuda") @ ember.ones(3, 2, dtype=ember.int64, device="cuda")
