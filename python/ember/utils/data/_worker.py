@@ -88,7 +88,13 @@ class ExceptionWrapper:
         except Exception:
             # the exception type needs other constructor arguments
             raise RuntimeError(msg) from None
-        raise exception
+        try:
+            raise exception
+        finally:
+            # no cycle exception -> traceback -> this frame -> exception: the DataLoader iterator that the
+            # traceback's frames refer to is freed (and its workers shut down) as soon as the caller drops it,
+            # not at some later garbage collection, possibly inside a worker forked for the next epoch
+            del exception
 
 
 class _MapDatasetFetcher:

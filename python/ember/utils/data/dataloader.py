@@ -309,9 +309,10 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_status = [True] * self._num_workers
         # A finalizer, not __del__, and one that owns the queues: when the iterator dies in a reference cycle
         # the queues stay alive (the finalizer holds them) so the exit messages still go out; it also runs
-        # at interpreter exit.
-        self._finalizer = weakref.finalize(self, _shutdown_workers, self._workers, self._index_queues,
-                                           self._worker_result_queue, self._workers_done_event)
+        # at interpreter exit. It acts only in this process: a worker forked later inherits this iterator (when
+        # it is still alive, e.g. held by a caught exception) and must leave its handles alone.
+        self._finalizer = weakref.finalize(self, _shutdown_workers, os.getpid(), self._workers,
+                                           self._index_queues, self._worker_result_queue, self._workers_done_event)
         try:
             for i in range(self._num_workers):
                 index_queue = ctx.Queue()
@@ -452,21 +453,35 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._finalizer()
 
 
-def _shutdown_workers(workers, index_queues, result_queue, done_event):
-    """Asks every worker to exit (None on its queue), waits a little, then terminates stragglers."""
+def _shutdown_workers(owner_pid, workers, index_queues, result_queue, done_event):
+    """Asks every worker to exit (None on its queue), waits a little, terminates stragglers, then releases every
+    handle: the processes (their sentinel pipes), the queues (pipes and feeder threads) and the event. Only the
+    process that started the workers may do this; anywhere else (a forked child holding a copy) it does
+    nothing."""
+    if os.getpid() != owner_pid:
+        return
     try:
         done_event.set()
         for q in index_queues:
-            q.put(None)  # harmless for a worker that already exited
+            try:
+                q.put(None)  # harmless for a worker that already exited
+            except (OSError, ValueError):  # ValueError: the queue is already closed
+                pass
         for w in workers:
             w.join(timeout=_worker.STATUS_CHECK_INTERVAL)
-        for q in index_queues:
-            q.cancel_join_thread()
-            q.close()
-        result_queue.cancel_join_thread()
-        result_queue.close()
     finally:
         for w in workers:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=_worker.STATUS_CHECK_INTERVAL)
+            if w.is_alive():  # ignored SIGTERM: nothing kills a stuck worker but SIGKILL
+                w.kill()
+                w.join()
+        for q in index_queues:
+            q.cancel_join_thread()
+            q.close()  # its feeder thread flushes what is left and ends
+        result_queue.cancel_join_thread()
+        result_queue.close()
+        for w in workers:
+            w.close()  # the process object's sentinel fd
+        del workers[:]
