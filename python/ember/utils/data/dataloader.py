@@ -455,7 +455,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
 def _shutdown_workers(owner_pid, workers, index_queues, result_queue, done_event):
     """Asks every worker to exit (None on its queue), waits a little, terminates stragglers, then releases every
-    handle: the processes (their sentinel pipes), the queues (pipes and feeder threads) and the event. Only the
+    handle: the processes (their sentinel pipes) and the queues (pipes and feeder threads). Only the
     process that started the workers may do this; anywhere else (a forked child holding a copy) it does
     nothing."""
     if os.getpid() != owner_pid:
