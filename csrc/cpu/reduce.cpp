@@ -8,6 +8,7 @@
 #include "core/dispatch.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "kernels/reduce_ops.h"
 
 namespace ember {
 namespace cpu {
@@ -21,52 +22,15 @@ inline T& at(char* p, int64_t i, int64_t s) {
   return *reinterpret_cast<T*>(p + i * s);
 }
 
-struct SumC {
-  static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
-  template <class A> static A map(A x) { return x; }
-};
-struct NanSumC {
-  static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
-  template <class A> static A map(A x) { return is_nan(x) ? A(0) : x; }
-};
-struct SumSquaresC {
-  static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
-  template <class A> static A map(A x) { return x * x; }
-};
-struct ProdC {
-  static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return a * b; }
-  template <class A> static A map(A x) { return x; }
-};
-struct MaxC {  // NaN wins, like PyTorch
-  static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return (is_nan(a) || a > b) ? a : b; }
-  template <class A> static A map(A x) { return x; }
-};
-struct MinC {
-  static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return (is_nan(a) || a < b) ? a : b; }
-  template <class A> static A map(A x) { return x; }
-};
-struct AllC {
-  static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return a && b; }
-  template <class A> static A map(A x) { return x; }
-};
-struct AnyC {
-  static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return a || b; }
-  template <class A> static A map(A x) { return x; }
-};
-
-template <class A, class T>
-inline A load_as(const T& v) {
-  if constexpr (std::is_same<A, bool>::value) return opmath_t<T>(v) != opmath_t<T>(0);
-  else return A(opmath_t<T>(v));
-}
+using kernels::AllC;
+using kernels::AnyC;
+using kernels::load_as;
+using kernels::MaxC;
+using kernels::MinC;
+using kernels::NanSumC;
+using kernels::ProdC;
+using kernels::SumC;
+using kernels::SumSquaresC;
 
 // Contiguous row reduced into one value: 16 independent accumulators let the compiler vectorise without
 // reassociating; additive float reductions carry block results in double for accuracy on long rows.

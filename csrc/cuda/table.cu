@@ -16,6 +16,7 @@ void copy(const TensorIter& it, ScalarType dst, ScalarType src);
 void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
 void where(const TensorIter& it, size_t itemsize);
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
+void reduce(kernels::ReduceOp op, const Tensor& acc, const Tensor& x);
 }  // namespace cuda
 
 const KernelTable& cuda_kernel_table() {
@@ -36,6 +37,7 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(fill)
     EMBER_CUDA_SLOT(where)
     EMBER_CUDA_SLOT(gemm_batched)
+    EMBER_CUDA_SLOT(reduce)
 #undef EMBER_CUDA_SLOT
     return k;
   }();

@@ -69,9 +69,9 @@ def test_large_and_64bit_indexed_small():
 
 def test_missing_kernels_raise_naming_the_entry_small():
     missing = _C._missing_kernels("cuda")
-    if "reduce" in missing:
-        with pytest.raises(NotImplementedError, match="\"reduce\" not implemented for 'cuda'"):
-            ember.ones(3, device="cuda").sum()
+    if "arg_reduce" in missing:
+        with pytest.raises(NotImplementedError, match="\"arg_reduce\" not implemented for 'cuda'"):
+            ember.ones(3, device="cuda").argmax(0)
 
 
 def test_allocator_reuses_blocks_small():
@@ -144,3 +144,37 @@ print("ok")
 def test_gemm_integer_dtypes_raise_small():
     with pytest.raises(TypeError, match="not implemented for"):
         ember.ones(2, 3, dtype=ember.int64, device="cuda") @ ember.ones(3, 2, dtype=ember.int64, device="cuda")
+
+
+REDUCTIONS = {
+    "sum": lambda x: x.sum(), "sum_dim0": lambda x: x.sum(0), "sum_dims": lambda x: x.sum((0, 2), keepdim=True),
+    "mean": lambda x: x.mean(1), "prod": lambda x: (x * 0.1 + 1).prod(2), "amax": lambda x: x.amax(1),
+    "amin": lambda x: x.amin((0, 1)), "nansum": lambda x: x.nansum(0), "norm": lambda x: x.norm(),
+    "var": lambda x: x.var(1), "all": lambda x: (x > -3).all(1), "any": lambda x: (x > 2).any(0),
+}
+
+
+@pytest.mark.parametrize("layout", ["dense", "transposed", "sliced"])
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16, ember.int64])
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_reductions_match_cpu_small(name, dtype, layout):
+    if dtype == ember.int64 and name in ("mean", "norm", "var", "nansum"):
+        pytest.skip("float-only reduction")
+    x = _rand((6, 300, 5), ember.float64)
+    if dtype == ember.int64:
+        x = (x * 3).round()
+    x = x.to(dtype)
+    if layout == "transposed":
+        x = x.transpose(0, 2).contiguous().transpose(0, 2)
+    elif layout == "sliced":
+        x = _rand((6, 600, 7), ember.float64).to(dtype)[:, ::2, 1:6]
+    got, want = REDUCTIONS[name](x.cuda()), REDUCTIONS[name](x)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    tol = {ember.float32: 1e-4, ember.float64: 1e-10, ember.float16: 1e-2, ember.bfloat16: 5e-2}.get(dtype, 0)
+    np.testing.assert_allclose(got.cpu().double().numpy(), want.double().numpy(), rtol=tol, atol=tol)
+
+
+def test_reduction_of_zero_size_and_large_small():
+    assert ember.zeros(0, 4, device="cuda").sum(0).cpu().tolist() == [0.0] * 4
+    x = ember.ones(1 << 22, device="cuda")
+    assert x.sum().item() == float(1 << 22)
