@@ -209,7 +209,7 @@ def _full(size, value, dtype, requires_grad, out, device):
     shape = tuple(_shape_args(size))
     t = _C.full(shape, value, dtype)
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad, device)
 
 
@@ -238,7 +238,7 @@ def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=F
     dev = _check_device(device)
     t = _C.empty(tuple(_shape_args(_size_kw(size, kw))), _dtype(dtype, _C.get_default_dtype()), str(dev or "cpu"))
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad)
 
 
@@ -345,7 +345,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         dtype = _C.int64 if all_int else _C.get_default_dtype()
     t = _C.arange(float(vals[0]), float(vals[1]), float(vals[2]), _dtype(dtype))
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad, device)
 
 
@@ -367,7 +367,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     end = end.item() if isinstance(end, Tensor) else end
     t = _C.linspace(float(start), float(end), int(steps), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad, device)
 
 
@@ -385,7 +385,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     _check_device(device)
     t = _C.eye(int(n), int(n if m is None else m), _dtype(dtype, _C.get_default_dtype()))
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad, device)
 
 
@@ -529,7 +529,7 @@ def _random(size, kw, fill, dtype_default):
     t = _C.empty(tuple(_shape_args(size)), dtype)
     fill(t, _gen(generator))
     if out is not None:
-        return write_out(out, t)
+        return write_out(out, t, check_cast=False)
     return _finish(t, requires_grad, device)
 
 
@@ -566,7 +566,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     """A random permutation of 0..n-1."""
     _check_device(device)
     t = _C.randperm(int(n), _dtype(dtype, _C.int64), _gen(generator))
-    return write_out(out, t) if out is not None else _finish(t, requires_grad, device)
+    return write_out(out, t, check_cast=False) if out is not None else _finish(t, requires_grad, device)
 
 
 @export
@@ -636,14 +636,14 @@ def bernoulli(input, p=None, *, generator=None, out=None):
         _C.bernoulli_scalar_(t, float(p), _gen(generator))
         return t
     t = _C.bernoulli(input, _gen(generator))
-    return write_out(out, t) if out is not None else t
+    return write_out(out, t, check_cast=False) if out is not None else t
 
 
 @export
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices sampled from the categorical distributions in the rows of input."""
     t = _C.multinomial(input, int(num_samples), bool(replacement), _gen(generator))
-    return write_out(out, t) if out is not None else t
+    return write_out(out, t, check_cast=False) if out is not None else t
 
 
 @export

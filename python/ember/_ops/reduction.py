@@ -8,7 +8,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state
 from ._util import dims as _dims
-from ._util import check_tensor, export, method, needs_grad, write_out
+from ._util import _dtype_name, check_tensor, export, method, needs_grad, write_out
 from ..amp.autocast_mode import _dispatch as _autocast
 
 
@@ -79,13 +79,29 @@ def _dtype_arg(dtype):
     return _dtype(dtype)
 
 
+# ops whose out= tensor, like their dtype= argument, sets the dtype the reduction runs in (PyTorch's sum,
+# cumsum, cumprod): sum(float_tensor, 0, out=long_tensor) sums in int64 rather than being refused
+_OUT_SETS_DTYPE = ("sum", "cumsum", "cumprod")
+
+
+def _out_accumulate_dtype(dtype, out, name):
+    if out is None or name not in _OUT_SETS_DTYPE or not isinstance(out, Tensor):
+        return dtype
+    if dtype is None:
+        return out.dtype
+    if dtype != out.dtype:
+        raise RuntimeError("%s(): dtype argument %s and out= tensor dtype %s must match"
+                           % (name, _dtype_name(dtype), _dtype_name(out.dtype)))
+    return dtype
+
+
 def _reduce_api(fn_cls, cop, name):
     def op(input, dim=None, keepdim=False, *, dtype=None, out=None):
         check_tensor(input, name)
         if out is None and _state.autocast and name in _state.autocast:
             return _autocast(name, op, input, dim, keepdim, dtype=dtype)
         dl = _dims(dim, name)
-        dtype = _dtype_arg(dtype)
+        dtype = _out_accumulate_dtype(_dtype_arg(dtype), out, name)
         r = fn_cls.apply(input, dl, keepdim, dtype) if _state.enabled and input._requires_grad else cop(
             input, dl, keepdim, dtype)
         return r if out is None else write_out(out, r)
@@ -280,6 +296,17 @@ def _scatter_back(g, idx, shape, dim, keepdim):
     return scatter(zeros, d, idx, g)
 
 
+def _write_outs(out, r):
+    """out= for ops returning a tensor or a (values, indices) named tuple: each part goes through write_out."""
+    if out is None:
+        return r
+    if isinstance(r, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(r):
+            raise TypeError("out= expects a tuple of %d tensors" % len(r))
+        return type(r)(*[write_out(o, v) for o, v in zip(out, r)])
+    return write_out(out, r)
+
+
 def _max_min(input, dim, keepdim, is_max, other, name):
     if isinstance(dim, Tensor) and other is None:
         other, dim = dim, None
@@ -301,13 +328,13 @@ def _max_min(input, dim, keepdim, is_max, other, name):
 @export
 def max(input, dim=None, keepdim=False, *, other=None, out=None):
     """max(input): the largest element; max(input, dim): (values, indices); max(input, other): maximum."""
-    return _max_min(input, dim, keepdim, True, other, "max")
+    return _write_outs(out, _max_min(input, dim, keepdim, True, other, "max"))
 
 
 @export
 def min(input, dim=None, keepdim=False, *, other=None, out=None):
     """min(input): the smallest element; min(input, dim): (values, indices); min(input, other): minimum."""
-    return _max_min(input, dim, keepdim, False, other, "min")
+    return _write_outs(out, _max_min(input, dim, keepdim, False, other, "min"))
 
 
 method("max", lambda self, dim=None, keepdim=False: _max_min(self, dim, keepdim, True, None, "max"))
@@ -594,7 +621,7 @@ def _scan_api(fn_cls, cop, name):
     def op(input, dim, *, dtype=None, out=None):
         if out is None and _state.autocast and name in _state.autocast:
             return _autocast(name, op, input, dim, dtype=dtype)
-        dtype = _dtype_arg(dtype)
+        dtype = _out_accumulate_dtype(_dtype_arg(dtype), out, name)
         r = fn_cls.apply(input, int(dim), dtype) if needs_grad(input) else cop(input, int(dim), dtype)
         return r if out is None else write_out(out, r)
     op.__name__ = name
@@ -641,7 +668,7 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
         v, i = Sort.apply(input, int(dim), bool(descending), None, None)
     else:
         v, i = _C.sort(input, int(dim), bool(descending))
-    return return_types.sort(v, i)
+    return _write_outs(out, return_types.sort(v, i))
 
 
 @export
@@ -661,7 +688,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
         v, i = Sort.apply(input, int(dim), None, int(k), bool(largest))
     else:
         v, i = _C.topk(input, int(k), int(dim), bool(largest), bool(sorted))
-    return return_types.topk(v, i)
+    return _write_outs(out, return_types.topk(v, i))
 
 
 def _median_dim(input, dim, keepdim):

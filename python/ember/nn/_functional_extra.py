@@ -13,7 +13,7 @@ from .. import _C
 from .._tensor import Tensor
 from ..autograd.function import Function
 from .._ops import pointwise as _pw
-from .._ops._util import check_tensor
+from .._ops._util import check_tensor, write_out
 from .._ops.creation import arange as _arange, tensor as _tensor, zeros as _zeros
 from .._ops.shape import cat as _cat, stack as _stack
 from ..amp.autocast_mode import _dispatch as _autocast
@@ -64,7 +64,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
     r = input / denom
     if out is not None:
-        return out.copy_(r)
+        return write_out(out, r)
     return r
 
 
