@@ -1105,14 +1105,31 @@ def _tensor_of(v):
     return tensor(v, dtype=_C.int64)
 
 
+class PaddingIdxError(AssertionError, ValueError):
+    """An out-of-range padding_idx. PyTorch raises AssertionError; Ember raised ValueError before, so this is
+    both and code catching either keeps working."""
+
+
+def _check_padding_idx(padding_idx, num_embeddings, op):
+    """PyTorch's padding_idx rule (nn.Embedding and F.embedding): an int in [-num_embeddings, num_embeddings),
+    negative values counting from the end; anything else is refused. Returns the non-negative index."""
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+        raise TypeError("%s(): argument 'padding_idx' must be int, not %s" % (op, type(padding_idx).__name__))
+    padding_idx = int(padding_idx)
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        # an AssertionError, as PyTorch raises (explicit, so that python -O keeps the check)
+        raise PaddingIdxError("Padding_idx must be within num_embeddings")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """Rows of weight at the integer indices in input (the padding_idx row gets no gradient)."""
     check_tensor(input, "embedding")
     if input.dtype.is_floating_point:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            "Long, Int; but got %s instead" % input.dtype)
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = _check_padding_idx(padding_idx, weight.shape[0] if weight.dim() else 0, "embedding")
     if max_norm is not None:
         with no_grad():
             rows = weight.index_select(0, input.reshape(-1))

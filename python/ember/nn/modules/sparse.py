@@ -3,6 +3,7 @@ from ..._tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..._ops.nn import _check_padding_idx
 from ._utils import check_size, new_empty
 from .module import Module
 
@@ -27,13 +28,7 @@ class Embedding(Module):
         self.num_embeddings = check_size(num_embeddings, "num_embeddings")
         self.embedding_dim = check_size(embedding_dim, "embedding_dim")
         if padding_idx is not None:
-            if padding_idx > 0:
-                if padding_idx >= num_embeddings:
-                    raise ValueError("Padding_idx must be within num_embeddings")
-            elif padding_idx < 0:
-                if padding_idx < -num_embeddings:
-                    raise ValueError("Padding_idx must be within num_embeddings")
-                padding_idx = num_embeddings + padding_idx
+            padding_idx = _check_padding_idx(padding_idx, self.num_embeddings, "Embedding")
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type
