@@ -135,11 +135,15 @@ def synchronize(device=None):
 
 
 def manual_seed(seed):
-    """Seeds the CUDA generators: Ember's tensors on every device draw from the one Philox generator."""
+    """Seeds the generator CUDA tensors draw from. Ember has one Philox generator for every device (the same
+    seed gives the same draws on the CPU and the GPU), so this seeds it as ``ember.manual_seed`` does."""
+    from ._ops.creation import manual_seed as _seed_all
+    _seed_all(seed)
 
 
 def manual_seed_all(seed):
-    """Seeds the CUDA generators of all devices (see manual_seed)."""
+    """Seeds the generator of all CUDA devices (see manual_seed)."""
+    manual_seed(seed)
 
 
 def _stats_device(device):

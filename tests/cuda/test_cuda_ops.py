@@ -178,3 +178,31 @@ def test_reduction_of_zero_size_and_large_small():
     assert ember.zeros(0, 4, device="cuda").sum(0).cpu().tolist() == [0.0] * 4
     x = ember.ones(1 << 22, device="cuda")
     assert x.sum().item() == float(1 << 22)
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16])
+def test_random_fills_use_the_cpu_counter_scheme_small(dtype):
+    # the same seed draws the same Philox blocks on both devices: uniform and integer draws agree exactly,
+    # transcendental transforms to within rounding
+    for fn, exact in [(lambda d: ember.rand(1001, dtype=dtype, device=d), True),
+                      (lambda d: ember.randn(1001, dtype=dtype, device=d), False),
+                      (lambda d: ember.empty(1001, dtype=dtype, device=d).exponential_(2.0), False),
+                      (lambda d: ember.empty(1001, dtype=dtype, device=d).bernoulli_(0.3), True)]:
+        ember.manual_seed(123)
+        got = fn("cuda").cpu().double().numpy()
+        ember.manual_seed(123)
+        want = fn("cpu").double().numpy()
+        tol = 0 if exact else {ember.float32: 1e-5, ember.float64: 1e-12}.get(dtype, 1e-2)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_randint_and_dropout_masks_small():
+    ember.manual_seed(5)
+    got = ember.randint(-7, 1000, (513,), device="cuda").cpu()
+    ember.manual_seed(5)
+    assert (got == ember.randint(-7, 1000, (513,))).all()
+    p = ember.rand(777).cuda()
+    ember.manual_seed(9)
+    m = ember.bernoulli(p).cpu()
+    ember.manual_seed(9)
+    assert (m == ember.bernoulli(p.cpu())).all()

@@ -297,3 +297,11 @@ def test_cuda_launch_configuration():
     assert _C._cuda_launch_config(1025 * 4, 4, 1056) == (5, 256)
     assert _C._cuda_launch_config(1 << 30, 4, 1056) == (1056, 256)  # capped: the grid strides over the rest
     assert _C._cuda_launch_config(0, 1, 8) == (1, 256)
+
+
+def test_cuda_manual_seed_seeds_the_shared_generator():
+    for seed_fn in (ember.cuda.manual_seed, ember.cuda.manual_seed_all):
+        seed_fn(11)
+        a = ember.randn(5)
+        ember.manual_seed(11)
+        assert (a == ember.randn(5)).all()
