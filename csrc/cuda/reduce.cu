@@ -1,7 +1,8 @@
-// CUDA reductions: acc (keepdim shape, accumulate dtype, holding the identity) combined with every element of
-// x, over the shared combiners of kernels/reduce_ops.h. The dims of x split into kept dims (one output each)
-// and reduced dims; an output reduces its elements with a whole block (tree in shared memory) when there are
-// many of them, else with one thread. Offsets of both kinds of dims come from precomputed divisors.
+// CUDA reductions over the combiners shared with the CPU (kernels/reduce_ops.h), arg max/min and cumulative
+// sums/products. reduce(): acc (keepdim shape, accumulate dtype, holding the identity) combined with every
+// element of x; the dims of x split into kept dims (one output each) and reduced dims, and an output reduces
+// its elements with a whole block (tree in shared memory) when there are many of them, else with one thread.
+// arg_reduce and cumulative run one thread per row.
 #include "core/dispatch.h"
 #include "cuda/launch.h"
 #include "cuda/runtime.h"
@@ -147,7 +148,98 @@ void run_bool(const Tensor& acc, const Tensor& x, const char* name) {
   EMBER_DISPATCH_ALL(x.dtype(), name, [&] { launch_reduce<C, bool, scalar_t>(acc, x); });
 }
 
+// The dims of t other than `dim` as a DimSplit: in_strides of t, acc_strides of `other` (an output of the
+// same shape with `dim` of size 1, or the same shape); outputs = their element count.
+DimSplit rows_of(const Tensor& t, const Tensor& other, int64_t dim, int64_t* outputs) {
+  DimSplit s;
+  *outputs = 1;
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    if (d == dim || t.sizes()[d] == 1) continue;
+    s.push(t.sizes()[d], t.strides()[d], other.strides()[d]);
+    *outputs *= t.sizes()[d];
+  }
+  return s;
+}
+
+// One thread per output scans its row along the reduced dim (NaN wins, first index on ties, as the CPU).
+template <class T>
+__global__ void arg_reduce_kernel(const T* __restrict__ x, T* values, int64_t* indices, DimSplit rows, int64_t outputs,
+                                  int64_t len, int64_t stride, bool is_max) {
+  using A = opmath_t<T>;
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < outputs; o += step) {
+    int64_t base, out_off;
+    rows.offsets(o, &base, &out_off);
+    A best = A(x[base]);
+    int64_t bi = 0;
+    if (!is_nan(best)) {
+      for (int64_t j = 1; j < len; ++j) {
+        const A v = A(x[base + j * stride]);
+        if (is_nan(v)) {
+          best = v;
+          bi = j;
+          break;
+        }
+        if (is_max ? v > best : v < best) {
+          best = v;
+          bi = j;
+        }
+      }
+    }
+    values[out_off] = T(best);
+    indices[out_off] = bi;
+  }
+}
+
+// cumsum / cumprod: one thread per row, accumulating in float (floating types) or int64.
+template <class T, class A>
+__global__ void cumulative_kernel(const T* __restrict__ x, T* out, DimSplit rows, int64_t outputs, int64_t len,
+                                  int64_t in_stride, int64_t out_stride, bool is_prod) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < outputs; o += step) {
+    int64_t base, out_base;
+    rows.offsets(o, &base, &out_base);
+    A acc = is_prod ? A(1) : A(0);
+    for (int64_t j = 0; j < len; ++j) {
+      const A v = A(opmath_t<T>(x[base + j * in_stride]));
+      acc = is_prod ? acc * v : acc + v;
+      out[out_base + j * out_stride] = T(acc);
+    }
+  }
+}
+
 }  // namespace
+
+void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices) {
+  EMBER_RUNTIME_CHECK(values.strides() == indices.strides(), "arg_reduce on CUDA: values and indices must share a layout");
+  int64_t outputs;
+  const DimSplit rows = rows_of(in, values, dim, &outputs);
+  if (outputs == 0) return;
+  DeviceGuard guard(in.device().index);
+  const LaunchConfig lc = launch_config(outputs, 1, int64_t(multiprocessor_count(in.device().index)) * 8);
+  EMBER_DISPATCH_ALL(in.dtype(), is_max ? "argmax" : "argmin", [&] {
+    arg_reduce_kernel<scalar_t><<<unsigned(lc.blocks), lc.threads>>>(in.data<scalar_t>(), values.data<scalar_t>(),
+                                                                      indices.data<int64_t>(), rows, outputs,
+                                                                      in.sizes()[dim], in.strides()[dim], is_max);
+  });
+  EMBER_CUDA_CHECK_LAUNCH();
+}
+
+void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim) {
+  int64_t outputs;
+  const DimSplit rows = rows_of(in, out, dim, &outputs);
+  if (outputs == 0 || in.sizes()[dim] == 0) return;
+  DeviceGuard guard(in.device().index);
+  const LaunchConfig lc = launch_config(outputs, 1, int64_t(multiprocessor_count(in.device().index)) * 8);
+  EMBER_DISPATCH_NUMERIC(in.dtype(), is_prod ? "cumprod" : "cumsum", [&] {
+    using T = scalar_t;
+    using A = typename std::conditional<std::is_floating_point<opmath_t<T>>::value, opmath_t<T>, int64_t>::type;
+    cumulative_kernel<T, A><<<unsigned(lc.blocks), lc.threads>>>(in.data<T>(), out.data<T>(), rows, outputs,
+                                                                 in.sizes()[dim], in.strides()[dim], out.strides()[dim],
+                                                                 is_prod);
+  });
+  EMBER_CUDA_CHECK_LAUNCH();
+}
 
 void reduce(kernels::ReduceOp op, const Tensor& acc, const Tensor& x) {
   using kernels::ReduceOp;

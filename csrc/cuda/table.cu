@@ -17,6 +17,8 @@ void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_val
 void where(const TensorIter& it, size_t itemsize);
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
 void reduce(kernels::ReduceOp op, const Tensor& acc, const Tensor& x);
+void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices);
+void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim);
 void random_fill(const Tensor& out, kernels::RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
                  uint64_t seed, uint64_t first);
 void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first);
@@ -41,6 +43,8 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(where)
     EMBER_CUDA_SLOT(gemm_batched)
     EMBER_CUDA_SLOT(reduce)
+    EMBER_CUDA_SLOT(arg_reduce)
+    EMBER_CUDA_SLOT(cumulative)
     EMBER_CUDA_SLOT(random_fill)
     EMBER_CUDA_SLOT(bernoulli_tensor)
 #undef EMBER_CUDA_SLOT

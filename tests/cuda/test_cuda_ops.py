@@ -206,3 +206,15 @@ def test_randint_and_dropout_masks_small():
     m = ember.bernoulli(p).cpu()
     ember.manual_seed(9)
     assert (m == ember.bernoulli(p.cpu())).all()
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.int64])
+def test_arg_reductions_and_scans_match_cpu_small(dtype):
+    x = (_rand((5, 130, 3), ember.float64) * 4).round().to(dtype)[:, ::2]  # ties and a strided view
+    for fn in (lambda t: t.argmax(1), lambda t: t.argmin(0), lambda t: t.max(2).values, lambda t: t.max(1).indices,
+               lambda t: t.argmax(), lambda t: t.cumsum(1), lambda t: (t * 0 + 1).cumprod(0)):
+        got, want = fn(x.cuda()).cpu(), fn(x)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got.double().numpy(), want.double().numpy(), rtol=1e-3, atol=1e-3)
+    nan = ember.tensor([1.0, float("nan"), 3.0, float("nan")])
+    assert nan.cuda().argmax().item() == 1
