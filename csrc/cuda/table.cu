@@ -15,6 +15,10 @@ void binary_bool(kernels::BinaryBoolOp op, const TensorIter& it, ScalarType dtyp
 void copy(const TensorIter& it, ScalarType dst, ScalarType src);
 void fill(const Tensor& t, double value_f, int64_t value_i, bool is_integral_value);
 void where(const TensorIter& it, size_t itemsize);
+void unary_param(kernels::UnaryParamOp op, const TensorIter& it, ScalarType dtype, double p0, double p1, double p2);
+void clamp(const TensorIter& it, ScalarType dtype, bool has_lo, bool has_hi);
+void addcmul(const TensorIter& it, ScalarType dtype, double alpha, bool divide);
+void lerp(const TensorIter& it, ScalarType dtype);
 void gemm_batched(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
 void reduce(kernels::ReduceOp op, const Tensor& acc, const Tensor& x);
 void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values, const Tensor& indices);
@@ -41,6 +45,10 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(copy)
     EMBER_CUDA_SLOT(fill)
     EMBER_CUDA_SLOT(where)
+    EMBER_CUDA_SLOT(unary_param)
+    EMBER_CUDA_SLOT(clamp)
+    EMBER_CUDA_SLOT(addcmul)
+    EMBER_CUDA_SLOT(lerp)
     EMBER_CUDA_SLOT(gemm_batched)
     EMBER_CUDA_SLOT(reduce)
     EMBER_CUDA_SLOT(arg_reduce)

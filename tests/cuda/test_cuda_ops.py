@@ -218,3 +218,16 @@ def test_arg_reductions_and_scans_match_cpu_small(dtype):
         np.testing.assert_allclose(got.double().numpy(), want.double().numpy(), rtol=1e-3, atol=1e-3)
     nan = ember.tensor([1.0, float("nan"), 3.0, float("nan")])
     assert nan.cuda().argmax().item() == 1
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16])
+def test_param_and_ternary_ops_match_cpu_small(dtype):
+    import ember.nn.functional as F
+    x, y, z = _rand((33, 17), dtype), _rand((33, 17), dtype), _rand((17,), dtype, positive=True)
+    cases = [lambda a, b, c: F.leaky_relu(a, 0.1), lambda a, b, c: F.elu(a), lambda a, b, c: F.softplus(a, 2.0),
+             lambda a, b, c: F.threshold(a, 0.2, -1.0), lambda a, b, c: a.clamp(-0.3, 0.4),
+             lambda a, b, c: a.clamp(min=b), lambda a, b, c: ember.addcmul(a, b, c, value=0.5),
+             lambda a, b, c: ember.addcdiv(a, b, c, value=2.0), lambda a, b, c: ember.lerp(a, b, 0.3),
+             lambda a, b, c: ember.lerp(a, b, c.sigmoid()), lambda a, b, c: a.t().clamp(max=0.1)]
+    for fn in cases:
+        _close(fn(x.cuda(), y.cuda(), z.cuda()), fn(x, y, z), dtype)
