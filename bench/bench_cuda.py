@@ -1,6 +1,6 @@
 """GPU benchmarks beside PyTorch CUDA in one process (alternating rounds, medians of CUDA-event timings):
-float32 add of 256M elements against the device copy bandwidth, a 300-op small-tensor pointwise chain, and the
-GEMM cases once the CUDA GEMM exists (reported as missing until then). --dry-run checks the script on a
+float32 add of 256M elements against the device copy bandwidth, a 300-op small-tensor pointwise chain, and
+float16/bfloat16 GEMM 8192^3 (float32 4096^3) on the process's GEMM path (EMBER_GEMM). --dry-run checks the script on a
 machine without a GPU. --json FILE writes every number."""
 import argparse
 import json
@@ -79,8 +79,22 @@ def main():
                 return x
             case["torch_us_per_op"] = timed(tchain, torch.cuda.synchronize, args.rounds) / 300 * 1e6
         results["cases"]["chain_300_forward"] = case
-        missing = ember._C._missing_kernels("cuda")
-        results["cases"]["gemm"] = {"skipped": "gemm_batched not implemented for cuda"} if "gemm_batched" in missing else {}
+        # GEMM on this process's path (EMBER_GEMM=own|cublas; tools/gpu_check.sh runs both), TFLOP/s side by side
+        import os
+        path = os.environ.get("EMBER_GEMM") or ("cublas" if ember._C._locate_cuda_library("cublas") else "own")
+        for dtype, n in (("float16", 8192), ("bfloat16", 8192), ("float32", 4096)):
+            ea = ember.randn(n, n, device="cuda").to(getattr(ember, dtype))
+            eb = ember.randn(n, n, device="cuda").to(getattr(ember, dtype))
+            t = timed(lambda: ea @ eb, sync, max(3, args.rounds // 2))
+            case = {"path": path, "ember_TFLOPs": 2 * n ** 3 / t / 1e12}
+            if torch is not None:
+                ta = torch.randn(n, n, device="cuda").to(getattr(torch, dtype))
+                tb = torch.randn(n, n, device="cuda").to(getattr(torch, dtype))
+                tt = timed(lambda: ta @ tb, torch.cuda.synchronize, max(3, args.rounds // 2))
+                case.update(torch_TFLOPs=2 * n ** 3 / tt / 1e12, ratio=tt / t)
+                del ta, tb
+            results["cases"]["gemm_%s_%d_%s" % (dtype, n, path)] = case
+            del ea, eb
     for name, case in results["cases"].items():
         print("%-22s %s" % (name, ", ".join("%s=%.4g" % (k, v) if isinstance(v, float) else "%s=%s" % (k, v)
                                          for k, v in case.items())))

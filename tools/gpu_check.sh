@@ -49,7 +49,9 @@ step "GPU benchmarks beside PyTorch CUDA"
 if [ $DRY = 1 ]; then
   $PY bench/bench_cuda.py --dry-run --json "$OUT/bench-cuda.json" 2>&1 | tail -15
 else
-  timeout 240 $PY bench/bench_cuda.py --json "$OUT/bench-cuda.json" 2>&1 | tail -25 || status=1
+  for path in cublas own; do
+    EMBER_GEMM=$path timeout 200 $PY bench/bench_cuda.py --json "$OUT/bench-cuda-$path.json" 2>&1 | tail -12 || status=1
+  done
 fi
 step "done (status $status); results in $OUT"
 exit $status
