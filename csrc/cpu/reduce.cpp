@@ -148,22 +148,9 @@ void arg_reduce(bool is_max, const Tensor& in, int64_t dim, const Tensor& values
         [&](char** d, const int64_t* s, int64_t n) {
           for (int64_t i = 0; i < n; ++i) {
             const char* row = d[2] + i * s[2];
-            A best = A(*reinterpret_cast<const scalar_t*>(row));
-            int64_t bi = 0;
-            if (!is_nan(best)) {
-              for (int64_t j = 1; j < len; ++j) {
-                A v = A(*reinterpret_cast<const scalar_t*>(row + j * dstride));
-                if (is_nan(v)) {
-                  best = v;
-                  bi = j;
-                  break;
-                }
-                if (is_max ? v > best : v < best) {
-                  best = v;
-                  bi = j;
-                }
-              }
-            }
+            A best;
+            const int64_t bi = kernels::arg_best<A>(
+                [&](int64_t j) { return A(*reinterpret_cast<const scalar_t*>(row + j * dstride)); }, len, is_max, &best);
             at<scalar_t>(d[0], i, s[0]) = scalar_t(best);
             at<int64_t>(d[1], i, s[1]) = bi;
           }

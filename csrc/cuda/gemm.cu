@@ -34,26 +34,17 @@ struct GemmArgs {
 
 constexpr int kBM = 128, kBN = 128, kBK = 32, kPad = 8, kThreads = 256;
 
-template <class S>
-__device__ __forceinline__ void mma_16816(float* c, const uint32_t* a, const uint32_t* b);
-
-template <>
-__device__ __forceinline__ void mma_16816<Half>(float* c, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-template <>
-__device__ __forceinline__ void mma_16816<BFloat16>(float* c, const uint32_t* a, const uint32_t* b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
+// D = A B + D on one m16n8k16 tile: A row-major 16x16, B column-major 16x8 (16-bit), C/D float32.
+#define EMBER_MMA_16816(TYPE, PTX_TYPE)                                                                        \
+  __device__ __forceinline__ void mma_16816(TYPE, float* c, const uint32_t* a, const uint32_t* b) {           \
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." PTX_TYPE "." PTX_TYPE                                \
+                 ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                                 \
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                              \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));                          \
+  }
+EMBER_MMA_16816(Half, "f16")
+EMBER_MMA_16816(BFloat16, "bf16")
+#undef EMBER_MMA_16816
 
 __device__ __forceinline__ uint32_t pair_at(const uint16_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
@@ -138,7 +129,7 @@ __global__ void __launch_bounds__(kThreads) gemm_mma_kernel(GemmArgs g, const ui
           const uint32_t af[4] = {pair_at(&As[r][k]), pair_at(&As[r + 8][k]), pair_at(&As[r][k + 8]),
                                   pair_at(&As[r + 8][k + 8])};
 #pragma unroll
-          for (int nt = 0; nt < 4; ++nt) mma_16816<S>(acc[mt][nt], af, bf[nt]);
+          for (int nt = 0; nt < 4; ++nt) mma_16816(S(), acc[mt][nt], af, bf[nt]);
         }
       }
       __syncthreads();

@@ -170,22 +170,8 @@ __global__ void arg_reduce_kernel(const T* __restrict__ x, T* values, int64_t* i
   for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < outputs; o += step) {
     int64_t base, out_off;
     rows.offsets(o, &base, &out_off);
-    A best = A(x[base]);
-    int64_t bi = 0;
-    if (!is_nan(best)) {
-      for (int64_t j = 1; j < len; ++j) {
-        const A v = A(x[base + j * stride]);
-        if (is_nan(v)) {
-          best = v;
-          bi = j;
-          break;
-        }
-        if (is_max ? v > best : v < best) {
-          best = v;
-          bi = j;
-        }
-      }
-    }
+    A best;
+    const int64_t bi = arg_best<A>([&](int64_t j) { return A(x[base + j * stride]); }, len, is_max, &best);
     values[out_off] = T(best);
     indices[out_off] = bi;
   }

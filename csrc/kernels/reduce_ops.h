@@ -57,5 +57,29 @@ EMBER_HD inline A load_as(const T& v) {
   else return A(opmath_t<T>(v));
 }
 
+// Arg max/min of a row of n values, load(j) giving value j as A: NaN wins (the first NaN), the first index wins
+// ties. Writes the value to *best and returns its index.
+template <class A, class Load>
+EMBER_HD inline int64_t arg_best(const Load& load, int64_t n, bool is_max, A* best) {
+  A b = load(0);
+  int64_t bi = 0;
+  if (!is_nan(b)) {
+    for (int64_t j = 1; j < n; ++j) {
+      const A v = load(j);
+      if (is_nan(v)) {
+        b = v;
+        bi = j;
+        break;
+      }
+      if (is_max ? v > b : v < b) {
+        b = v;
+        bi = j;
+      }
+    }
+  }
+  *best = b;
+  return bi;
+}
+
 }  // namespace kernels
 }  // namespace ember
