@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "core/cpu_features.h"
 #include "core/dispatch.h"
@@ -28,6 +31,11 @@ namespace {
 #undef EMBER_PW_DISPATCH_INTEGRAL
 }  // namespace
 
+// The AVX2 copy takes every float type (float16/bfloat16 computed in float32 lanes).
+inline bool use_avx2_pointwise(ScalarType dt) {
+  return is_floating(dt) && cpu_capability() >= CpuCapability::AVX2;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define EMBER_HAVE_AVX2_COPY 1
 #pragma GCC push_options
@@ -35,17 +43,20 @@ namespace {
 // GCC's constant-propagation clones of functions in a target region fall back to default optimisation
 // flags; restating -fno-trapping-math keeps their NaN checks branch-free so they still vectorise.
 #pragma GCC optimize("no-trapping-math")
-// Only float32/float64 get an AVX2 copy: integer and bool kernels are memory-bound and stay baseline.
+// Only the float types get an AVX2 copy (float16/bfloat16 converted 8 lanes at a time, F16C for float16):
+// integer and bool kernels are memory-bound and stay baseline.
 namespace {
 #define EMBER_ISA_NS isa_avx2
 #define EMBER_PW_SKIP_BYTE_KERNELS
-#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_F32_F64
-#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_F32_F64
-#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_F32_F64
+#define EMBER_PW_BLOCK_CONVERT
+#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_FLOATING
 #define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_NONE
 #include "cpu/pointwise.inc"
 #undef EMBER_ISA_NS
 #undef EMBER_PW_SKIP_BYTE_KERNELS
+#undef EMBER_PW_BLOCK_CONVERT
 #undef EMBER_PW_DISPATCH_FLOAT
 #undef EMBER_PW_DISPATCH_NUMERIC
 #undef EMBER_PW_DISPATCH_ALL
@@ -55,7 +66,7 @@ namespace {
 #endif
 
 #ifdef EMBER_HAVE_AVX2_COPY
-#define EMBER_PICK(name) (use_avx2_float_copy(dt) ? isa_avx2::name : isa_default::name)
+#define EMBER_PICK(name) (use_avx2_pointwise(dt) ? isa_avx2::name : isa_default::name)
 #else
 #define EMBER_PICK(name) (isa_default::name)
 #endif
