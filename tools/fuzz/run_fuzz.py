@@ -124,6 +124,7 @@ def main():
             engine = "random"
     total = sum(SHARES[t] for t in a.targets)
     work = os.environ.get("EMBER_FUZZ_WORK") or tempfile.mkdtemp(prefix="ember-fuzz-")
+    os.makedirs(work, exist_ok=True)
     print("engine %s, budget %.0f s, seed %d, work dir %s" % (engine, a.budget, a.seed, work), flush=True)
     found = []
     try:
