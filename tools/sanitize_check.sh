@@ -7,7 +7,7 @@
 #   PYTHON=/path/to/python JOBS=2 tools/sanitize_check.sh ...
 #
 # The interpreter is not instrumented, so the ASan runtime must come first in the process: it is preloaded
-# (LD_PRELOAD), from the same compiler that built _C. The instrumented _C is placed in BUILD_DIR/python/ember
+# (LD_PRELOAD, with libstdc++), from the same compiler that built _C. The instrumented _C is placed in BUILD_DIR/python/ember
 # beside links to the Python sources, never in python/ember (it would shadow the normal build there).
 # Leak detection is off: CPython keeps interned objects and module state alive until exit by design.
 set -euo pipefail
@@ -46,14 +46,19 @@ for entry in "$PWD"/python/ember/*; do
 done
 ls "$PKG"/_C*.so >/dev/null
 
+# libstdc++ is preloaded too: the interpreter does not link it, and ASan looks up the real __cxa_throw when it
+# starts; without it every C++ exception (each argument error) dies with "CHECK failed ... real___cxa_throw".
 ASAN_LIB=$("$CXX" -print-file-name=libasan.so)
-[ -e "$ASAN_LIB" ] || { echo "no libasan.so next to $CXX ($ASAN_LIB)"; exit 1; }
+STDCXX_LIB=$("$CXX" -print-file-name=libstdc++.so)
+for lib in "$ASAN_LIB" "$STDCXX_LIB"; do
+  [ -e "$lib" ] || { echo "$CXX has no $(basename "$lib") ($lib)"; exit 1; }
+done
 step "tests under ASan+UBSan: ${TESTS[*]}"
 # PYTHONMALLOC=malloc: Python's own objects are allocated by ASan's malloc too, so a write past a buffer that the
 # extension fills (bytes, numpy arrays, lists) is caught instead of landing silently in a pymalloc arena.
-LD_PRELOAD="$ASAN_LIB" \
+LD_PRELOAD="$ASAN_LIB $STDCXX_LIB" \
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 \
 PYTHONMALLOC=malloc PYTHONPATH="$BUILD/python" \
-  "$PY" -m pytest -x -q -p no:cacheprovider "${TESTS[@]}"
+  "$PY" -m pytest -x -q --capture=sys -p no:cacheprovider "${TESTS[@]}"
 step "sanitizer check passed"

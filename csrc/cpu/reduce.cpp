@@ -23,22 +23,22 @@ inline T& at(char* p, int64_t i, int64_t s) {
 
 struct SumC {
   static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
+  template <class A> static A combine(A a, A b) { return kernels::wrap_add(a, b); }
   template <class A> static A map(A x) { return x; }
 };
 struct NanSumC {
   static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
+  template <class A> static A combine(A a, A b) { return kernels::wrap_add(a, b); }
   template <class A> static A map(A x) { return is_nan(x) ? A(0) : x; }
 };
 struct SumSquaresC {
   static constexpr bool kAdditive = true;
-  template <class A> static A combine(A a, A b) { return a + b; }
-  template <class A> static A map(A x) { return x * x; }
+  template <class A> static A combine(A a, A b) { return kernels::wrap_add(a, b); }
+  template <class A> static A map(A x) { return kernels::wrap_mul(x, x); }
 };
 struct ProdC {
   static constexpr bool kAdditive = false;
-  template <class A> static A combine(A a, A b) { return a * b; }
+  template <class A> static A combine(A a, A b) { return kernels::wrap_mul(a, b); }
   template <class A> static A map(A x) { return x; }
 };
 struct MaxC {  // NaN wins, like PyTorch
@@ -227,7 +227,7 @@ void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim) 
             A acc = is_prod ? A(1) : A(0);
             for (int64_t j = 0; j < len; ++j) {
               A v = A(opmath_t<scalar_t>(*reinterpret_cast<const scalar_t*>(x + j * in_ds)));
-              acc = is_prod ? acc * v : acc + v;
+              acc = is_prod ? kernels::wrap_mul(acc, v) : kernels::wrap_add(acc, v);  // integers wrap
               *reinterpret_cast<scalar_t*>(o + j * out_ds) = scalar_t(acc);
             }
           }
