@@ -178,7 +178,7 @@ void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim) 
             A acc = is_prod ? A(1) : A(0);
             for (int64_t j = 0; j < len; ++j) {
               A v = A(opmath_t<scalar_t>(*reinterpret_cast<const scalar_t*>(x + j * in_ds)));
-              acc = is_prod ? acc * v : acc + v;
+              acc = is_prod ? kernels::wrap_mul(acc, v) : kernels::wrap_add(acc, v);  // integers wrap
               *reinterpret_cast<scalar_t*>(o + j * out_ds) = scalar_t(acc);
             }
           }

@@ -188,7 +188,7 @@ __global__ void cumulative_kernel(const T* __restrict__ x, T* out, DimSplit rows
     A acc = is_prod ? A(1) : A(0);
     for (int64_t j = 0; j < len; ++j) {
       const A v = A(opmath_t<T>(x[base + j * in_stride]));
-      acc = is_prod ? acc * v : acc + v;
+      acc = is_prod ? wrap_mul(acc, v) : wrap_add(acc, v);  // integers wrap
       out[out_base + j * out_stride] = T(acc);
     }
   }

@@ -24,8 +24,9 @@ EMBER_HD inline int32_t float_to_bits(float f) {
 
 EMBER_HD inline float exp(float x) {
   const float kMax = 88.7228394f, kMin = -103.972084f;
-  float xc = x > kMax ? kMax : x;
-  xc = xc < kMin ? kMin : xc;
+  // written so NaN clamps to kMax (a NaN x is returned at the end): int32_t(NaN) below would be undefined
+  float xc = x < kMax ? x : kMax;
+  xc = xc > kMin ? xc : kMin;
   // n = round(x / ln2) with the 1.5 * 2^23 trick (works without SSE4.1 rounding instructions)
   float t = xc * 1.44269504088896341f + 12582912.0f;
   float n = t - 12582912.0f;

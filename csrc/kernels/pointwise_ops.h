@@ -21,11 +21,11 @@ template <class T> EMBER_HD inline bool is_nan(T x) { return x != x; }
 
 // ---------------------------------------------------------------- unary: X(name, class, expression of x)
 #define EMBER_UNARY_OPS(X)                                                                             \
-  X(neg, NUMERIC, -x)                                                                                  \
+  X(neg, NUMERIC, neg_(x))                                                                             \
   X(abs, NUMERIC, abs_(x))                                                                             \
   X(sign, NUMERIC, sign_(x))                                                                           \
   X(relu, NUMERIC, (x > T(0) ? x : (is_nan(x) ? x : T(0))))                                           \
-  X(square, NUMERIC, x * x)                                                                            \
+  X(square, NUMERIC, mul_(x, x))                                                                       \
   X(floor, NUMERIC, round_op_(x, 0))                                                                   \
   X(ceil, NUMERIC, round_op_(x, 1))                                                                    \
   X(round, NUMERIC, round_op_(x, 2))                                                                   \
@@ -77,7 +77,7 @@ template <class T> EMBER_HD inline bool is_nan(T x) { return x != x; }
 // ---------------------------------------------------------------- binary: X(name, class, expression of a, b)
 #define EMBER_BINARY_OPS(X)                                                                            \
   X(add, ALL, add_(a, b))                                                                              \
-  X(sub, NUMERIC, a - b)                                                                               \
+  X(sub, NUMERIC, sub_(a, b))                                                                          \
   X(mul, ALL, mul_(a, b))                                                                              \
   X(div, FLOAT, a / b)                                                                                 \
   X(floor_divide, NUMERIC, floordiv_(a, b))                                                            \
@@ -116,9 +116,34 @@ template <class T> EMBER_HD inline bool is_nan(T x) { return x != x; }
   X(logical_xor, ALL, (a != T(0)) != (b != T(0)))
 
 // ---------------------------------------------------------------- helpers used in the expressions above
+// Signed integers wrap modulo 2^bits on overflow, as in PyTorch (INT_MAX + 1 == INT_MIN, -INT_MIN == INT_MIN).
+// Signed overflow is undefined behaviour in C++, so the arithmetic is done in an unsigned type at least as wide
+// as unsigned int (narrower unsigned types would be promoted to int, where the product can overflow again) and
+// converted back. The generated code is the same instructions; floating types and bool are left alone.
+template <class T> struct wrap_unsigned {
+  using type = typename std::conditional<(sizeof(T) < sizeof(unsigned)), unsigned, typename std::make_unsigned<T>::type>::type;
+};
+template <class T> constexpr bool wraps_v = std::is_integral<T>::value && std::is_signed<T>::value;
+template <class T> EMBER_HD inline T wrap_add(T a, T b) {
+  if constexpr (wraps_v<T>) { using U = typename wrap_unsigned<T>::type; return T(U(a) + U(b)); }
+  else return a + b;
+}
+template <class T> EMBER_HD inline T wrap_sub(T a, T b) {
+  if constexpr (wraps_v<T>) { using U = typename wrap_unsigned<T>::type; return T(U(a) - U(b)); }
+  else return a - b;
+}
+template <class T> EMBER_HD inline T wrap_mul(T a, T b) {
+  if constexpr (wraps_v<T>) { using U = typename wrap_unsigned<T>::type; return T(U(a) * U(b)); }
+  else return a * b;
+}
+template <class T> EMBER_HD inline T neg_(T x) {
+  if constexpr (wraps_v<T>) { using U = typename wrap_unsigned<T>::type; return T(U(0) - U(x)); }
+  else return -x;
+}
+template <class T> EMBER_HD inline T sub_(T a, T b) { return wrap_sub(a, b); }
 template <class T> EMBER_HD inline T abs_(T x) {
   if constexpr (std::is_unsigned<T>::value || std::is_same<T, bool>::value) return x;
-  else return x < T(0) ? -x : (x == T(0) ? T(0) : x);  // abs(-0.) == 0.
+  else return x < T(0) ? neg_(x) : (x == T(0) ? T(0) : x);  // abs(-0.) == 0.; abs(INT_MIN) == INT_MIN
 }
 template <class T> EMBER_HD inline T sign_(T x) {
   if constexpr (std::is_same<T, bool>::value) return x;
@@ -147,11 +172,11 @@ template <class T> EMBER_HD inline T bitnot_(T x) {
 }
 template <class T> EMBER_HD inline T add_(T a, T b) {
   if constexpr (std::is_same<T, bool>::value) return a || b;
-  else return a + b;
+  else return wrap_add(a, b);
 }
 template <class T> EMBER_HD inline T mul_(T a, T b) {
   if constexpr (std::is_same<T, bool>::value) return a && b;
-  else return a * b;
+  else return wrap_mul(a, b);
 }
 template <class T> EMBER_HD inline T floordiv_(T a, T b) {
   if constexpr (std::is_floating_point<T>::value) {
@@ -212,8 +237,8 @@ template <class T> EMBER_HD inline T pow_(T a, T b) {
     T result = 1, base = a;
     auto e = b;
     while (e) {
-      if (e & 1) result = T(result * base);
-      base = T(base * base);
+      if (e & 1) result = wrap_mul(result, base);
+      base = wrap_mul(base, base);
       e >>= 1;
     }
     return result;

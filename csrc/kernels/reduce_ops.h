@@ -9,24 +9,25 @@
 namespace ember {
 namespace kernels {
 
+// Integer sums and products wrap modulo 2^bits, as in PyTorch (kernels/pointwise_ops.h's wrap helpers).
 struct SumC {
   static constexpr bool kAdditive = true;
-  template <class A> EMBER_HD static A combine(A a, A b) { return a + b; }
+  template <class A> EMBER_HD static A combine(A a, A b) { return wrap_add(a, b); }
   template <class A> EMBER_HD static A map(A x) { return x; }
 };
 struct NanSumC {
   static constexpr bool kAdditive = true;
-  template <class A> EMBER_HD static A combine(A a, A b) { return a + b; }
+  template <class A> EMBER_HD static A combine(A a, A b) { return wrap_add(a, b); }
   template <class A> EMBER_HD static A map(A x) { return is_nan(x) ? A(0) : x; }
 };
 struct SumSquaresC {
   static constexpr bool kAdditive = true;
-  template <class A> EMBER_HD static A combine(A a, A b) { return a + b; }
-  template <class A> EMBER_HD static A map(A x) { return x * x; }
+  template <class A> EMBER_HD static A combine(A a, A b) { return wrap_add(a, b); }
+  template <class A> EMBER_HD static A map(A x) { return wrap_mul(x, x); }
 };
 struct ProdC {
   static constexpr bool kAdditive = false;
-  template <class A> EMBER_HD static A combine(A a, A b) { return a * b; }
+  template <class A> EMBER_HD static A combine(A a, A b) { return wrap_mul(a, b); }
   template <class A> EMBER_HD static A map(A x) { return x; }
 };
 struct MaxC {
