@@ -314,7 +314,19 @@ void index_fill_(const Tensor& self, int64_t dim, const Tensor& index, const Ten
   self.bump_version();
 }
 
+// No tensor among the indices (an empty list, or only Nones): every element is selected, as by x[...].
+static bool no_tensor_index(const OptTensorList& indices) {
+  for (const auto& i : indices)
+    if (i) return false;
+  return true;
+}
+
 Tensor index(const Tensor& x, const OptTensorList& indices) {
+  if (no_tensor_index(indices)) {
+    EMBER_INDEX_CHECK(int64_t(indices.size()) <= x.dim(), "too many indices for tensor of dimension ", x.dim(),
+                      " (got ", indices.size(), ")");
+    return clone(x);
+  }
   if (has_zero_dim_mask(indices)) {
     // x[True] adds a leading dim of size 1, x[False] one of size 0
     OptTensorList rest;
@@ -339,6 +351,20 @@ Tensor index(const Tensor& x, const OptTensorList& indices) {
 
 void index_put_(const Tensor& self, const OptTensorList& indices, const Tensor& values, bool accumulate) {
   check_writable(self, "index_put_");
+  if (no_tensor_index(indices)) {
+    EMBER_INDEX_CHECK(int64_t(indices.size()) <= self.dim(), "too many indices for tensor of dimension ",
+                      self.dim(), " (got ", indices.size(), ")");
+    EMBER_RUNTIME_CHECK(broadcast_shapes(values.sizes(), self.sizes()) == self.sizes(), "shape mismatch: value tensor "
+                        "of shape ", shape_str(values.sizes()), " cannot be broadcast to indexing result of shape ",
+                        shape_str(self.sizes()));
+    Tensor val = to_dtype(values, self.dtype());
+    if (self.numel()) {
+      if (accumulate) binary_(BinaryOp::add, self, val);
+      else copy_(self, val);
+    }
+    self.bump_version();
+    return;
+  }
   if (has_zero_dim_mask(indices)) {
     OptTensorList rest;
     Tensor v = unsqueeze(self, 0);
