@@ -2,6 +2,7 @@
 #include "bindings/casters.h"
 #include "ops/conv.h"
 #include "ops/nn.h"
+#include "ops/rnn.h"
 
 namespace ember {
 namespace py {
@@ -53,6 +54,15 @@ void bind_nn(pyb::module_& m) {
   });
   m.def("cross_entropy", [](const Tensor& x, const Tensor& t, const OptT& w, int64_t ignore, double smoothing) {
     return ops::cross_entropy(x, t, or_undef(w), ignore, smoothing);
+  });
+  m.def("lstm_cell", [](const Tensor& gates, const Tensor& c) {
+    auto r = ops::lstm_cell(gates, c);
+    return pyb::make_tuple(std::get<0>(r), std::get<1>(r), std::get<2>(r));
+  });
+  m.def("lstm_cell_backward", [](const Tensor& dh, const OptT& dh2, const OptT& dc, const Tensor& act,
+                                 const Tensor& c, const Tensor& c_new) {
+    auto r = ops::lstm_cell_backward(dh, or_undef(dh2), or_undef(dc), act, c, c_new);
+    return pyb::make_tuple(std::get<0>(r), std::get<1>(r));
   });
   m.def("cross_entropy_backward", [](const Tensor& g, const Tensor& x, const Tensor& t, const OptT& w, int64_t ignore,
                                      double smoothing, const Tensor& lse) {

@@ -199,6 +199,9 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
                    int64_t ignore_index, double smoothing);
 void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& x, const Tensor& target,
                             const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& lse);
+void lstm_cell(const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c);
+void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2,
+                        const Tensor& dc, const Tensor& act, const Tensor& c, const Tensor& cn);
 
 // Sum of channel c of a contiguous [N, C, S] array, accumulated in double in one fixed order (n, then s):
 // batch norm's mean and the convolution's bias gradient.

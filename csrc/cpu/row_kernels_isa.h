@@ -8,6 +8,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/math.h"
+#include "kernels/rnn_cell.h"
 
 namespace ember {
 namespace cpu {

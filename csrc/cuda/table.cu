@@ -26,6 +26,9 @@ void cumulative(bool is_prod, const Tensor& out, const Tensor& in, int64_t dim);
 void random_fill(const Tensor& out, kernels::RandomKind kind, double a, double b, int64_t int_low, uint64_t int_span,
                  uint64_t seed, uint64_t first);
 void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t first);
+void lstm_cell(const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c);
+void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2,
+                        const Tensor& dc, const Tensor& act, const Tensor& c, const Tensor& cn);
 }  // namespace cuda
 
 const KernelTable& cuda_kernel_table() {
@@ -55,6 +58,8 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(cumulative)
     EMBER_CUDA_SLOT(random_fill)
     EMBER_CUDA_SLOT(bernoulli_tensor)
+    EMBER_CUDA_SLOT(lstm_cell)
+    EMBER_CUDA_SLOT(lstm_cell_backward)
 #undef EMBER_CUDA_SLOT
     return k;
   }();

@@ -231,3 +231,36 @@ def test_param_and_ternary_ops_match_cpu_small(dtype):
              lambda a, b, c: ember.lerp(a, b, c.sigmoid()), lambda a, b, c: a.t().clamp(max=0.1)]
     for fn in cases:
         _close(fn(x.cuda(), y.cuda(), z.cuda()), fn(x, y, z), dtype)
+
+
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16])
+def test_lstm_cell_matches_cpu_small(dtype):
+    gates, c = _rand((21, 4 * 37), dtype), _rand((21, 37), dtype)
+    dh, dh2, dc = _rand((21, 37), dtype), _rand((21, 37), dtype), _rand((21, 37), dtype)
+    cpu = _C.lstm_cell(gates, c)
+    dev = _C.lstm_cell(gates.cuda(), c.cuda())
+    for d, h in zip(dev, cpu):
+        _close(d, h, dtype)
+    h, cn, act = cpu
+    for extra in [(dh2, dc), (None, None)]:
+        want = _C.lstm_cell_backward(dh, extra[0], extra[1], act, c, cn)
+        got = _C.lstm_cell_backward(dh.cuda(), *[t.cuda() if t is not None else None for t in extra],
+                                    act.cuda(), c.cuda(), cn.cuda())
+        for d, h in zip(got, want):
+            _close(d, h, dtype)
+
+
+def test_lstm_module_trains_on_cuda_small():
+    ember.manual_seed(0)
+    m = ember.nn.LSTM(5, 8, 2)
+    x = ember.randn(7, 3, 5)
+    out, (h, c) = m(x)
+    out.sum().backward()
+    grads = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    mc = m.cuda()
+    out_c, (h_c, c_c) = mc(x.cuda())
+    out_c.sum().backward()
+    _close(out_c, out, ember.float32)
+    for p, g in zip(mc.parameters(), grads):
+        np.testing.assert_allclose(p.grad.cpu().numpy(), g.numpy(), rtol=1e-4, atol=1e-5)

@@ -237,7 +237,7 @@ def test_backward_frees_the_time_steps():
     base = ember._C._live_storages()
     out, (h, c) = m(x)
     held = ember._C._live_storages() - base
-    assert held > 50 * 4  # the activations of 50 steps
+    assert held > 50 * 2  # the activations of 50 steps (per step at least the gates and the cell state)
     out.sum().backward(retain_graph=True)
     out.sum().backward()
     assert ember._C._live_storages() - base < 20  # outputs, gradients, and no steps

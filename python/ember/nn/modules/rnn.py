@@ -60,26 +60,6 @@ def _lstm_gates(gates, c):
     return o.sigmoid() * c_new.tanh(), c_new
 
 
-def _lstm_cell_forward(gates, c):
-    """Kernels only: (h', c', sigmoid(gates), tanh(g), tanh(c')) for gates [N, 4H] in PyTorch's order i, f, g, o."""
-    hs = c._shape[-1]
-    act = _C.sigmoid(gates)
-    g = _C.tanh(_C.narrow(gates, 1, 2 * hs, hs))
-    c_new = _C.addcmul(_C.mul(_C.narrow(act, 1, hs, hs), c), _C.narrow(act, 1, 0, hs), g, 1.0)
-    tc = _C.tanh(c_new)
-    return _C.mul(_C.narrow(act, 1, 3 * hs, hs), tc), c_new, act, g, tc
-
-
-def _lstm_cell_backward(dh, dc, act, g, c, tc):
-    """Kernels only: (d gates, d c) of one step from the gradients of its h' and c'."""
-    hs = c._shape[-1]
-    i, f, o = _C.narrow(act, 1, 0, hs), _C.narrow(act, 1, hs, hs), _C.narrow(act, 1, 3 * hs, hs)
-    dc = _C.add(dc, _C.tanh_backward(_C.mul(dh, o), tc))
-    dgates = _C.cat([_C.sigmoid_backward(_C.mul(dc, g), i), _C.sigmoid_backward(_C.mul(dc, c), f),
-                     _C.tanh_backward(_C.mul(dc, i), g), _C.sigmoid_backward(_C.mul(dh, tc), o)], 1)
-    return dgates, _C.mul(dc, f)
-
-
 def _composite_backward(fn, inputs, need, grads):
     """Gradients of fn(*inputs) (the differentiable composite form of a fused node) with a graph, for
     create_graph=True: higher-order gradients then come from the composite ops."""
@@ -98,16 +78,16 @@ class _LSTMPointwise(Function):
 
     @staticmethod
     def forward(ctx, gates, c):
-        h, c_new, act, g, tc = _lstm_cell_forward(gates, c)
-        ctx.save_for_backward(gates, c, act, g, tc)
+        h, c_new, act = _C.lstm_cell(gates, c)
+        ctx.save_for_backward(gates, c, act, c_new)
         return h, c_new
 
     @staticmethod
     def backward(ctx, dh, dc):
-        gates, c, act, g, tc = ctx.saved_tensors
+        gates, c, act, c_new = ctx.saved_tensors
         if is_grad_enabled():
             return _composite_backward(_lstm_gates, (gates, c), ctx.needs_input_grad, (dh, dc))
-        return _lstm_cell_backward(dh, dc, act, g, c, tc)
+        return _C.lstm_cell_backward(dh, None, dc, act, c, c_new)
 
 
 def _lstm_pointwise(gates, c):
@@ -201,17 +181,18 @@ def _step_fn(mode):
 
 
 # Kernel-level steps of the fused layer. forward(x_t, states, w_t, b_hh) -> (new states, saved for backward);
-# backward(dh, d other states, saved) -> (d x_t, d of the recurrent GEMM's output, the part of d h_prev that does
-# not go through the GEMM (or None), d other states of the previous step).
+# backward(dh, dout_t, d other states, saved) -> (d x_t, d of the recurrent GEMM's output, the part of d h_prev
+# that does not go through the GEMM (or None), d other states of the previous step), where dh is the gradient
+# reaching the step's h from later steps and dout_t the one from the layer's output at this step.
 
 def _lstm_kernel_forward(x_t, states, w_t, b_hh):
     h, c = states
-    h_new, c_new, act, g, tc = _lstm_cell_forward(_C.addmm(x_t, h, w_t, 1.0, 1.0), c)
-    return (h_new, c_new), (act, g, c, tc)
+    h_new, c_new, act = _C.lstm_cell(_C.addmm(x_t, h, w_t, 1.0, 1.0), c)
+    return (h_new, c_new), (act, c, c_new)
 
 
-def _lstm_kernel_backward(dh, drest, saved):
-    dgates, dc = _lstm_cell_backward(dh, drest[0], *saved)
+def _lstm_kernel_backward(dh, dout_t, drest, saved):
+    dgates, dc = _C.lstm_cell_backward(dh, dout_t, drest[0], *saved)
     return dgates, dgates, None, [dc]
 
 
@@ -226,7 +207,8 @@ def _gru_kernel_forward(x_t, states, w_t, b_hh):
     return (h_new,), (rz, n, hn, h)
 
 
-def _gru_kernel_backward(dh, drest, saved):
+def _gru_kernel_backward(dh, dout_t, drest, saved):
+    dh = _C.add(dh, dout_t)
     rz, n, hn, h = saved
     hs = h._shape[-1]
     r, z = _C.narrow(rz, 1, 0, hs), _C.narrow(rz, 1, hs, hs)
@@ -242,7 +224,8 @@ def _rnn_kernels(relu):
         h = _C.relu(pre) if relu else _C.tanh(pre)
         return (h,), (h,)
 
-    def backward(dh, drest, saved):
+    def backward(dh, dout_t, drest, saved):
+        dh = _C.add(dh, dout_t)
         dpre = _C.relu_backward(dh, saved[0]) if relu else _C.tanh_backward(dh, saved[0])
         return dpre, dpre, None, []
     return forward, backward
@@ -328,8 +311,7 @@ class _FusedLayer(Function):
                 initial.append((b, [_C.narrow(d, 0, b, rows - b) for d in ds]))
                 ds = [_C.narrow(d, 0, 0, b) for d in ds]
             sv = steps[t][0]
-            dproj, drec, dh_direct, drest = cell_backward(_C.add(ds[0], _C.narrow(dout, 0, offsets[t], b)),
-                                                          ds[1:], sv)
+            dproj, drec, dh_direct, drest = cell_backward(ds[0], _C.narrow(dout, 0, offsets[t], b), ds[1:], sv)
             dprojs[t], drecs[t] = dproj, drec
             dh = _C.mm(drec, w_hh) if dh_direct is None else _C.addmm(dh_direct, drec, w_hh, 1.0, 1.0)
             ds = [dh] + drest
