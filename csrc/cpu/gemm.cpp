@@ -26,6 +26,15 @@ bool gemm_independent_blocks() {
   return v;
 }
 
+// EMBER_GEMM_PACKED=1 packs B for every product (the small-M in-place path off), to test and time both.
+bool gemm_force_packed() {
+  static const bool v = [] {
+    const char* e = std::getenv("EMBER_GEMM_PACKED");
+    return e && e[0] == '1';
+  }();
+  return v;
+}
+
 // A 64-byte aligned scratch buffer for packed panels.
 template <class T>
 class AlignedBuffer {

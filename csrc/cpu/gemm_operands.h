@@ -30,18 +30,23 @@ struct StridedOperand {
     for (int64_t r0 = 0; r0 < m; r0 += R) {
       const int64_t n = std::min<int64_t>(R, m - r0);
       const T* src = p + (i0 + r0) * rs + k0 * cs;
-      if (rs == 1 && n == R) {
+      // a partial panel (n < R) is zero-padded row by row, in the same k-outer order as a full one: walking
+      // each of its n rows down k instead would touch a new cache line per element
+      if (rs == 1) {
         for (int64_t k = 0; k < kc; ++k) {
-          if constexpr (std::is_same<T, P>::value) {
-            std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);
+          if (std::is_same<T, P>::value && n == R) {
+            std::memcpy(out + k * R, src + k * cs, sizeof(T) * R);  // fixed size: inlined
           } else {
-            for (int64_t i = 0; i < R; ++i) out[k * R + i] = packed_value<P>(src[k * cs + i]);
+            for (int64_t i = 0; i < n; ++i) out[k * R + i] = packed_value<P>(src[k * cs + i]);
           }
+          for (int64_t i = n; i < R; ++i) out[k * R + i] = P(0);
         }
-      } else if (cs == 1 && n == R) {
+      } else if (cs == 1) {
         // row-major: k-outer, so each step writes one whole R-value row of the panel
-        for (int64_t k = 0; k < kc; ++k)
-          for (int64_t i = 0; i < R; ++i) out[k * R + i] = packed_value<P>(src[i * rs + k]);
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int64_t i = 0; i < n; ++i) out[k * R + i] = packed_value<P>(src[i * rs + k]);
+          for (int64_t i = n; i < R; ++i) out[k * R + i] = P(0);
+        }
       } else {
         for (int64_t i = 0; i < R; ++i) {
           if (i < n) {

@@ -382,3 +382,56 @@ def test_n_block_boundary():
     abort); runs in a child so a regression cannot take pytest down."""
     p = run_isolated(N_BLOCK)
     assert p.returncode == 0, "exit %d: %s" % (p.returncode, (p.stdout + p.stderr)[-2000:])
+
+
+# ------------------------------------------------------------------- small M: B read in place, narrow tiles
+
+# M up to 4 register tiles with a row-major B take the in-place path (B not packed); N and M just past a vector,
+# a half tile and a whole tile exercise the narrow micro-kernels of the last panels.
+SMALL_M_SHAPES = [(m, n, k) for m in (1, 4, 5, 8, 9, 20, 32) for n in (48, 49, 64, 95, 100, 256)
+                  for k in (1, 64, 300)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_small_m_in_place_b(capability, dtype, rng):
+    for m, n, k in SMALL_M_SHAPES:
+        a, b, c = randn(rng, (m, k), dtype), randn(rng, (k, n), dtype), randn(rng, (m, n), dtype)
+        check(ember.mm(E(a), E(b)), a, b, msg="mm %dx%dx%d" % (m, n, k))
+        check(ember.addmm(E(c), E(a), E(b), beta=0.5, alpha=-2.0), a, b, c, -2.0, 0.5,
+              msg="addmm %dx%dx%d" % (m, n, k))
+        # B with a row stride past its width (a column slice of a wider matrix), A transposed
+        wide = randn(rng, (k, n + 7), dtype)
+        at = randn(rng, (k, m), dtype)
+        check(ember.mm(E(at).t(), E(wide)[:, 3:3 + n]), at.T, wide[:, 3:3 + n], msg="strided %dx%dx%d" % (m, n, k))
+    a, b = randn(rng, (5, 70), np.float32), randn(rng, (70, 100), np.float32)
+    r = N(ember.addmm(E(np.full((5, 100), np.nan, np.float32)), E(a), E(b), beta=0.0))
+    assert np.isfinite(r).all()
+
+
+PACKED_VS_IN_PLACE = r"""
+import numpy as np, ember, sys
+ember.set_num_threads(1)
+rng = np.random.default_rng(7)
+out = []
+for cap in ("default", "avx2", "avx512"):
+    ember._C.set_cpu_capability(cap)
+    for m, n, k in [(20, 64, 256), (20, 256, 64), (3, 100, 300), (32, 49, 17)]:
+        for dt in (np.float32, np.float64):
+            a, b = rng.standard_normal((m, k)).astype(dt), rng.standard_normal((k, n)).astype(dt)
+            out.append((ember.tensor(a) @ ember.tensor(b)).numpy())
+np.save(sys.argv[1] if len(sys.argv) > 1 else "/dev/null", np.concatenate([o.ravel().astype(np.float64) for o in out]))
+print("ok")
+"""
+
+
+def test_in_place_b_matches_packed_bitwise(tmp_path):
+    """EMBER_GEMM_PACKED=1 packs B for every product; the in-place path sums the same products in the same order,
+    so both give identical bits."""
+    results = []
+    for packed in ("0", "1"):
+        path = str(tmp_path / ("r%s.npy" % packed))
+        p = run_isolated(PACKED_VS_IN_PLACE.replace('sys.argv[1] if len(sys.argv) > 1 else "/dev/null"', repr(path)),
+                         {"EMBER_GEMM_PACKED": packed})
+        assert p.returncode == 0, (p.stdout + p.stderr)[-2000:]
+        results.append(np.load(path))
+    assert np.array_equal(results[0], results[1])
