@@ -20,11 +20,7 @@ TARGETS = ("ops", "ckpt_ember", "ckpt_torch", "ckpt_safetensors")
 TIMEOUT = 240  # a child imports ember; an editable install's rebuild check can make that slow
 
 # corpus file name prefix -> the open bug it reproduces (C++ side; see the fuzzing report)
-OPEN_BUGS = {    "ops/timeout-0217ab9e755a8854": "hang (Python layer): ember.tensor(2**40).repeat_interleave() - no bound on "
-                                   "the repeat count, python/ember/_ops/shape.py:805-809",
-    "ops/timeout-0ad045bb499f95be": "hang (Python layer): ember.tensor([1, 2**40]).repeat_interleave() - a Python "
-                                   "list of sum(repeats) indices, python/ember/_ops/shape.py:813",
-}
+OPEN_BUGS = {}
 # ops left out of the smoke run while their crash bug is open (a crash there would hide everything else)
 SMOKE_SKIP = ""
 

@@ -110,3 +110,39 @@ def test_absurd_thread_counts_raise():
     p = _survives("import ember\ntry:\n    ember.set_num_threads(10**9)\nexcept ValueError:\n    pass\n"
                   "print(float((ember.randn(10**6) + 1).sum()) != 0)")
     assert p.returncode == 0 and p.stdout.strip() == "True"
+
+
+def test_repeat_interleave_huge_or_bad_repeats_raise_at_once():
+    """Huge repeat counts used to loop in Python (a list of sum(repeats) indices) or build their index row by
+    row; the indices now come from kernels, so an impossible total fails at allocation, naming the bytes."""
+    import time
+    t0 = time.perf_counter()
+    for reps in (ember.tensor(2 ** 40), ember.tensor([1, 2 ** 40])):
+        with pytest.raises(MemoryError, match="allocate"):
+            reps.repeat_interleave()
+    with pytest.raises(MemoryError, match="allocate"):
+        ember.tensor([1.0, 2.0]).repeat_interleave(2 ** 41)
+    assert time.perf_counter() - t0 < 5
+    x = ember.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can not be negative"):
+        x.repeat_interleave(ember.tensor([1, -1]))
+    with pytest.raises(RuntimeError, match="can not be negative"):
+        x.repeat_interleave(-1)
+    with pytest.raises(RuntimeError, match=r"repeats.size\(0\) = 3 and input.size\(0\) = 2"):
+        x.repeat_interleave(ember.tensor([1, 2, 3]))
+    with pytest.raises(RuntimeError, match="Long or Int"):
+        x.repeat_interleave(ember.tensor([1.5, 2.0]))
+    with pytest.raises(RuntimeError, match="output_size 4 does not match"):
+        x.repeat_interleave(ember.tensor([1, 2]), output_size=4)
+
+
+@pytest.mark.parametrize("reps", [[2, 0, 3], [0, 0, 3], [0, 1, 0], [0, 0, 0], [3], [1, 1, 1]])
+def test_repeat_interleave_zero_and_leading_repeats(reps):
+    x = ember.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    y = x.repeat_interleave(ember.tensor(reps), dim=0)
+    full = reps * 3 if len(reps) == 1 else reps
+    want = [row for row, r in zip([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], full) for _ in range(r)]
+    assert y.tolist() == want
+    y.sum().backward()
+    assert x.grad[:, 0].tolist() == [float(r) for r in full]
+    assert ember.repeat_interleave(ember.tensor(full)).tolist() == [i for i, r in enumerate(full) for _ in range(r)]

@@ -790,33 +790,60 @@ method("trace", trace)
 
 @export
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    """Repeats each element `repeats` times (along dim, or of the flattened input)."""
-    from .creation import arange, tensor
+    """Repeats each element `repeats` times (along dim, or of the flattened input). The gather indices are
+    built with kernels (a cumulative sum over marks at the repeat boundaries), so the work is proportional to
+    the output and a huge total fails at allocation instead of looping."""
+    from .creation import arange, ones, tensor, zeros
     from .indexing import index_select
     if repeats is None:  # repeat_interleave(repeats): indices repeated by themselves
         counts = input
-        idx = arange(counts.numel())
-        return repeat_interleave(idx, counts, 0)
+        if counts.dim() > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor, got %d dims" % counts.dim())
+        return repeat_interleave(arange(counts.numel(), device=counts.device), counts.reshape(-1), 0,
+                                 output_size=output_size)
     if dim is None:
         input = input.reshape(-1)
         dim = 0
     n = input.size(dim)
-    if isinstance(repeats, numbers.Integral):
-        idx = arange(n).reshape(-1, 1).expand(n, int(repeats)).reshape(-1)
+    if isinstance(repeats, numbers.Integral) and not isinstance(repeats, bool):
+        reps = None
+        if repeats < 0:
+            raise RuntimeError("repeat_interleave: repeats can not be negative, got %d" % repeats)
+        total = n * int(repeats)
     else:
         reps = repeats if isinstance(repeats, Tensor) else tensor(repeats)
+        if reps.dtype not in (_C.int64, _C.int32):
+            raise RuntimeError("repeat_interleave: repeats has to be Long or Int tensor, got %s" % reps.dtype)
+        if reps.dim() > 1:
+            raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor, got %d dims" % reps.dim())
+        reps = reps.reshape(-1).to(_C.int64)
         if reps.numel() == 1:
-            idx = arange(n).reshape(-1, 1).expand(n, int(reps.item())).reshape(-1)
-        else:
-            if reps.numel() != n:
-                raise RuntimeError("repeats must have the same size as input along dim")
-            idx = tensor([i for i, r in enumerate(reps.tolist()) for _ in builtins.range(int(r))],
-                         dtype=_C.int64)
+            reps = reps.expand(n)
+        elif reps.numel() != n:
+            raise RuntimeError("repeat_interleave: repeats must have the same size as input along dim, but got "
+                               "repeats.size(0) = %d and input.size(%d) = %d" % (reps.numel(), dim, n))
+        if n and bool((reps < 0).any()):
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+        total = int(reps.sum()) if n else 0
+    if output_size is not None and int(output_size) != total:
+        raise RuntimeError("repeat_interleave: output_size %d does not match the sum of repeats %d"
+                           % (int(output_size), total))
+    device = input.device
+    if reps is None:
+        idx = arange(n, device=device).reshape(-1, 1).expand(n, int(repeats)).reshape(-1)
+    else:
+        # a 1 where each input index after the first starts (indices with zero repeats add to the same spot,
+        # leading ones at position 0); the running sum is then the input index of every output position
+        starts = reps.to(device).cumsum(0)[:-1]
+        starts = starts[starts < total]
+        marks = zeros(total, dtype=_C.int64, device=device)
+        marks.index_add_(0, starts, ones(starts.numel(), dtype=_C.int64, device=device))
+        idx = marks.cumsum(0)
     return index_select(input, dim, idx)
 
 
 method("repeat_interleave", lambda self, repeats=None, dim=None, *, output_size=None: repeat_interleave(
-    self, repeats, dim))
+    self, repeats, dim, output_size=output_size))
 
 
 @export
