@@ -64,6 +64,15 @@ void bind_nn(pyb::module_& m) {
     auto r = ops::lstm_cell_backward(dh, or_undef(dh2), or_undef(dc), act, c, c_new);
     return pyb::make_tuple(std::get<0>(r), std::get<1>(r));
   });
+  m.def("gru_cell", [](const Tensor& xg, const Tensor& hg, const Tensor& h) {
+    auto r = ops::gru_cell(xg, hg, h);
+    return pyb::make_tuple(std::get<0>(r), std::get<1>(r));
+  });
+  m.def("gru_cell_backward", [](const Tensor& dh, const OptT& dh2, const Tensor& act, const Tensor& hg,
+                                const Tensor& h) {
+    auto r = ops::gru_cell_backward(dh, or_undef(dh2), act, hg, h);
+    return pyb::make_tuple(std::get<0>(r), std::get<1>(r), std::get<2>(r));
+  });
   m.def("cross_entropy_backward", [](const Tensor& g, const Tensor& x, const Tensor& t, const OptT& w, int64_t ignore,
                                      double smoothing, const Tensor& lse) {
     return ops::cross_entropy_backward(g, x, t, or_undef(w), ignore, smoothing, lse);

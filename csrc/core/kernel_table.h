@@ -99,11 +99,16 @@ namespace ember {
   X(cross_entropy_backward, void,                                                                                \
     (const Tensor& gx, const Tensor& grow, const Tensor& x, const Tensor& target, const Tensor& weight,           \
      int64_t ignore_index, double smoothing, const Tensor& lse))                                                 \
-  /* LSTM cell, contiguous rows: (h, c_new, act) from gates [N, 4H] and c; backward's dh2 and dc may be undefined */ \
+  /* LSTM cell, contiguous rows: (h, c_new, act) from gates [N, 4H] and c; dh2 and dc may be undefined */    \
   X(lstm_cell, void, (const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c)) \
   X(lstm_cell_backward, void,                                                                                    \
     (const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2, const Tensor& dc,         \
      const Tensor& act, const Tensor& c, const Tensor& cn))                                                      \
+  /* GRU cell: (h', act) from the projections xg, hg [N, 3H] and h; backward gives d xg, d hg and d h direct */ \
+  X(gru_cell, void, (const Tensor& hnew, const Tensor& act, const Tensor& xg, const Tensor& hg, const Tensor& h))  \
+  X(gru_cell_backward, void,                                                                                     \
+    (const Tensor& dxg, const Tensor& dhg, const Tensor& dh_prev, const Tensor& dh, const Tensor& dh2,           \
+     const Tensor& act, const Tensor& hg, const Tensor& h))                                                      \
   /* fused optimizers: every parameter of a group in one call */                                                 \
   X(sgd, void, (ScalarType dtype, const std::vector<kernels::OptimSegment>& segs, const kernels::SgdOptions& o))  \
   X(adam, void, (ScalarType dtype, const std::vector<kernels::OptimSegment>& segs, const kernels::AdamOptions& o)) \

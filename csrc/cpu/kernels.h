@@ -202,6 +202,9 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& grow, const Tensor& 
 void lstm_cell(const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c);
 void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2,
                         const Tensor& dc, const Tensor& act, const Tensor& c, const Tensor& cn);
+void gru_cell(const Tensor& hnew, const Tensor& act, const Tensor& xg, const Tensor& hg, const Tensor& h);
+void gru_cell_backward(const Tensor& dxg, const Tensor& dhg, const Tensor& dh_prev, const Tensor& dh,
+                       const Tensor& dh2, const Tensor& act, const Tensor& hg, const Tensor& h);
 
 // Sum of channel c of a contiguous [N, C, S] array, accumulated in double in one fixed order (n, then s):
 // batch norm's mean and the convolution's bias gradient.

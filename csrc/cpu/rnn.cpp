@@ -1,7 +1,8 @@
-// Fused LSTM cell kernels: the element-wise half of a step (gate activations, new cell state, output) and its
-// backward, one pass over contiguous [N, 4H] / [N, H] rows (cpu/row_kernels.inc). float16/bfloat16 rows are
+// Fused recurrent cell kernels: the element-wise half of an LSTM or GRU step (gate activations, new states)
+// and its backward, one pass over contiguous rows of H units (cpu/row_kernels.inc). float16/bfloat16 rows are
 // staged through float32 scratch.
 #include <algorithm>
+#include <array>
 
 #include "core/dispatch.h"
 #include "core/parallel.h"
@@ -14,121 +15,137 @@ namespace cpu {
 
 namespace {
 
-// Rows per thread chunk: each unit costs several exp-like evaluations.
-int64_t cell_grain(int64_t H) { return std::max<int64_t>(1, kGrainSize / 16 / std::max<int64_t>(H, 1)); }
+// An operand of a cell kernel: a contiguous [N, width * H] tensor, or undefined (an optional input).
+struct CellArg {
+  const Tensor* t;
+  int width;
+};
 
-template <class S>
-void to_floats(const S* p, int64_t n, float* d) {
-  for (int64_t i = 0; i < n; ++i) d[i] = float(p[i]);
+// Calls row(in, out) for each of the N rows, with in/out arrays of row pointers (nullptr for undefined inputs)
+// in compute type A: T itself, or float for 16-bit storage, whose rows are converted into per-thread scratch and
+// back. Each unit costs several exp-like evaluations, so threads split rows sooner than kGrainSize elements.
+template <class T, size_t NI, size_t NO, class Row>
+void cell_rows(int64_t N, int64_t H, const std::array<CellArg, NI>& ins, const std::array<CellArg, NO>& outs,
+               const Row& row) {
+  using A = opmath_t<T>;
+  int64_t staged = 0;
+  for (const CellArg& a : ins) staged += a.width * H;
+  for (const CellArg& a : outs) staged += a.width * H;
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / 16 / std::max<int64_t>(H, 1));
+  parallel_for(0, N, grain, [&](int64_t r0, int64_t r1) {
+    A* buf = nullptr;
+    if constexpr (!std::is_same<A, T>::value) buf = scratch_floats(staged, 0);
+    for (int64_t r = r0; r < r1; ++r) {
+      std::array<const A*, NI> in;
+      std::array<A*, NO> out;
+      A* next = buf;
+      for (size_t k = 0; k < NI; ++k) {
+        const int64_t w = ins[k].width * H;
+        if (!ins[k].t->defined()) {
+          in[k] = nullptr;
+        } else if constexpr (std::is_same<A, T>::value) {
+          in[k] = ins[k].t->template data<T>() + r * w;
+        } else {
+          const T* src = ins[k].t->template data<T>() + r * w;
+          for (int64_t i = 0; i < w; ++i) next[i] = A(src[i]);
+          in[k] = next;
+          next += w;
+        }
+      }
+      for (size_t k = 0; k < NO; ++k) {
+        if constexpr (std::is_same<A, T>::value) {
+          out[k] = outs[k].t->template data<T>() + r * outs[k].width * H;
+        } else {
+          out[k] = next;
+          next += outs[k].width * H;
+        }
+      }
+      row(in, out);
+      if constexpr (!std::is_same<A, T>::value)
+        for (size_t k = 0; k < NO; ++k)
+          store_floats(out[k], outs[k].width * H, outs[k].t->template data<T>() + r * outs[k].width * H, 1);
+    }
+  });
 }
 
-template <class T, bool kDh2, bool kDc>
-void backward_rows(bool avx2, T* dg, T* dcp, const T* dh, const T* dh2, const T* dc, const T* act, const T* c,
-                   const T* cn, int64_t H) {
+// the flags of the backward rows, taken out of their loops
+template <class A, bool kDh2, bool kDc>
+void lstm_backward_row(bool avx2, A* dg, A* dcp, const A* dh, const A* dh2, const A* dc, const A* act, const A* c,
+                       const A* cn, int64_t H) {
 #ifdef EMBER_HAVE_AVX2_ROWS
-  if (avx2) return isa_avx2::lstm_cell_backward_row<T, kDh2, kDc>(dg, dcp, dh, dh2, dc, act, c, cn, H);
+  if (avx2) return isa_avx2::lstm_cell_backward_row<A, kDh2, kDc>(dg, dcp, dh, dh2, dc, act, c, cn, H);
 #endif
   (void)avx2;
-  isa_default::lstm_cell_backward_row<T, kDh2, kDc>(dg, dcp, dh, dh2, dc, act, c, cn, H);
+  isa_default::lstm_cell_backward_row<A, kDh2, kDc>(dg, dcp, dh, dh2, dc, act, c, cn, H);
 }
 
-// dispatches the two flags of lstm_cell_backward_row
-template <class T>
-void backward_row(bool avx2, T* dg, T* dcp, const T* dh, const T* dh2, const T* dc, const T* act, const T* c,
-                  const T* cn, int64_t H) {
-  if (dh2 && dc) backward_rows<T, true, true>(avx2, dg, dcp, dh, dh2, dc, act, c, cn, H);
-  else if (dh2) backward_rows<T, true, false>(avx2, dg, dcp, dh, dh2, dc, act, c, cn, H);
-  else if (dc) backward_rows<T, false, true>(avx2, dg, dcp, dh, dh2, dc, act, c, cn, H);
-  else backward_rows<T, false, false>(avx2, dg, dcp, dh, dh2, dc, act, c, cn, H);
+template <class A, bool kDh2>
+void gru_backward_row(bool avx2, A* dxg, A* dhg, A* dhp, const A* dh, const A* dh2, const A* act, const A* hg,
+                      const A* h, int64_t H) {
+#ifdef EMBER_HAVE_AVX2_ROWS
+  if (avx2) return isa_avx2::gru_cell_backward_row<A, kDh2>(dxg, dhg, dhp, dh, dh2, act, hg, h, H);
+#endif
+  (void)avx2;
+  isa_default::gru_cell_backward_row<A, kDh2>(dxg, dhg, dhp, dh, dh2, act, hg, h, H);
 }
 
-template <class T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
+// float32 and float64 run their own copy; 16-bit types the float32 one
+bool avx2_rows(ScalarType dt) { return use_avx2_float_copy(is_reduced_float(dt) ? ScalarType::Float32 : dt); }
 
 }  // namespace
 
 void lstm_cell(const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c) {
   const int64_t N = c.sizes()[0], H = c.sizes()[1];
-  if (is_reduced_float(c.dtype())) {
-    EMBER_DISPATCH_REDUCED(c.dtype(), "lstm_cell", [&] {
-      using S = scalar_t;
-      const bool avx2 = use_avx2_float_copy(ScalarType::Float32);
-      const S* gp = gates.data<S>();
-      const S* cp = c.data<S>();
-      S *hp = h.data<S>(), *cnp = cn.data<S>(), *ap = act.data<S>();
-      parallel_for(0, N, cell_grain(H), [&](int64_t r0, int64_t r1) {
-        float* buf = scratch_floats(11 * H, 0);  // gates 4H, c H | h H, c_new H, act 4H
-        float *g = buf, *cf = buf + 4 * H, *ho = buf + 5 * H, *co = buf + 6 * H, *ao = buf + 7 * H;
-        for (int64_t r = r0; r < r1; ++r) {
-          to_floats(gp + r * 4 * H, 4 * H, g);
-          to_floats(cp + r * H, H, cf);
-          EMBER_ROW_RUN(lstm_cell_row<float>, ho, co, ao, g, cf, H);
-          store_floats(ho, H, hp + r * H, 1);
-          store_floats(co, H, cnp + r * H, 1);
-          store_floats(ao, 4 * H, ap + r * 4 * H, 1);
-        }
-      });
-    });
-    return;
-  }
-  EMBER_DISPATCH_F32_F64(c.dtype(), "lstm_cell", [&] {
-    using T = scalar_t;
-    const bool avx2 = use_avx2_float_copy(c.dtype());
-    const T* gp = gates.data<T>();
-    const T* cp = c.data<T>();
-    T *hp = h.data<T>(), *cnp = cn.data<T>(), *ap = act.data<T>();
-    parallel_for(0, N, cell_grain(H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        EMBER_ROW_RUN(lstm_cell_row<T>, hp + r * H, cnp + r * H, ap + r * 4 * H, gp + r * 4 * H, cp + r * H, H);
-    });
+  const bool avx2 = avx2_rows(c.dtype());
+  EMBER_DISPATCH_FLOATING(c.dtype(), "lstm_cell", [&] {
+    using A = opmath_t<scalar_t>;
+    cell_rows<scalar_t, 2, 3>(N, H, {{{&gates, 4}, {&c, 1}}}, {{{&h, 1}, {&cn, 1}, {&act, 4}}},
+                              [&](const std::array<const A*, 2>& in, const std::array<A*, 3>& out) {
+                                EMBER_ROW_RUN(lstm_cell_row<A>, out[0], out[1], out[2], in[0], in[1], H);
+                              });
   });
 }
 
 void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2,
                         const Tensor& dc, const Tensor& act, const Tensor& c, const Tensor& cn) {
   const int64_t N = c.sizes()[0], H = c.sizes()[1];
-  if (is_reduced_float(c.dtype())) {
-    EMBER_DISPATCH_REDUCED(c.dtype(), "lstm_cell_backward", [&] {
-      using S = scalar_t;
-      const bool avx2 = use_avx2_float_copy(ScalarType::Float32);
-      const S *dhp = dh.data<S>(), *dh2p = data_or_null<S>(dh2), *dcp = data_or_null<S>(dc);
-      const S *ap = act.data<S>(), *cp = c.data<S>(), *cnp = cn.data<S>();
-      S *dgp = dgates.data<S>(), *dcpp = dc_prev.data<S>();
-      parallel_for(0, N, cell_grain(H), [&](int64_t r0, int64_t r1) {
-        // inputs dh, dh2, dc, act (4H), c, c_new | outputs d gates (4H), d c_prev
-        float* buf = scratch_floats(14 * H, 0);
-        float *fdh = buf, *fdh2 = buf + H, *fdc = buf + 2 * H, *fa = buf + 3 * H, *fc = buf + 7 * H;
-        float *fcn = buf + 8 * H, *fdg = buf + 9 * H, *fdcp = buf + 13 * H;
-        for (int64_t r = r0; r < r1; ++r) {
-          to_floats(dhp + r * H, H, fdh);
-          if (dh2p) to_floats(dh2p + r * H, H, fdh2);
-          if (dcp) to_floats(dcp + r * H, H, fdc);
-          to_floats(ap + r * 4 * H, 4 * H, fa);
-          to_floats(cp + r * H, H, fc);
-          to_floats(cnp + r * H, H, fcn);
-          backward_row<float>(avx2, fdg, fdcp, fdh, dh2p ? fdh2 : nullptr, dcp ? fdc : nullptr, fa, fc, fcn, H);
-          store_floats(fdg, 4 * H, dgp + r * 4 * H, 1);
-          store_floats(fdcp, H, dcpp + r * H, 1);
-        }
-      });
-    });
-    return;
-  }
-  EMBER_DISPATCH_F32_F64(c.dtype(), "lstm_cell_backward", [&] {
-    using T = scalar_t;
-    const bool avx2 = use_avx2_float_copy(c.dtype());
-    const T *dhp = dh.data<T>(), *dh2p = data_or_null<T>(dh2), *dcp = data_or_null<T>(dc);
-    const T *ap = act.data<T>(), *cp = c.data<T>(), *cnp = cn.data<T>();
-    T *dgp = dgates.data<T>(), *dcpp = dc_prev.data<T>();
-    parallel_for(0, N, cell_grain(H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t o = r * H;
-        backward_row<T>(avx2, dgp + 4 * o, dcpp + o, dhp + o, dh2p ? dh2p + o : nullptr, dcp ? dcp + o : nullptr,
-                        ap + 4 * o, cp + o, cnp + o, H);
-      }
-    });
+  const bool avx2 = avx2_rows(c.dtype());
+  EMBER_DISPATCH_FLOATING(c.dtype(), "lstm_cell_backward", [&] {
+    using A = opmath_t<scalar_t>;
+    cell_rows<scalar_t, 6, 2>(
+        N, H, {{{&dh, 1}, {&dh2, 1}, {&dc, 1}, {&act, 4}, {&c, 1}, {&cn, 1}}}, {{{&dgates, 4}, {&dc_prev, 1}}},
+        [&](const std::array<const A*, 6>& in, const std::array<A*, 2>& out) {
+          auto run = in[1] ? (in[2] ? &lstm_backward_row<A, true, true> : &lstm_backward_row<A, true, false>)
+                           : (in[2] ? &lstm_backward_row<A, false, true> : &lstm_backward_row<A, false, false>);
+          run(avx2, out[0], out[1], in[0], in[1], in[2], in[3], in[4], in[5], H);
+        });
+  });
+}
+
+void gru_cell(const Tensor& hnew, const Tensor& act, const Tensor& xg, const Tensor& hg, const Tensor& h) {
+  const int64_t N = h.sizes()[0], H = h.sizes()[1];
+  const bool avx2 = avx2_rows(h.dtype());
+  EMBER_DISPATCH_FLOATING(h.dtype(), "gru_cell", [&] {
+    using A = opmath_t<scalar_t>;
+    cell_rows<scalar_t, 3, 2>(N, H, {{{&xg, 3}, {&hg, 3}, {&h, 1}}}, {{{&hnew, 1}, {&act, 3}}},
+                              [&](const std::array<const A*, 3>& in, const std::array<A*, 2>& out) {
+                                EMBER_ROW_RUN(gru_cell_row<A>, out[0], out[1], in[0], in[1], in[2], H);
+                              });
+  });
+}
+
+void gru_cell_backward(const Tensor& dxg, const Tensor& dhg, const Tensor& dh_prev, const Tensor& dh,
+                       const Tensor& dh2, const Tensor& act, const Tensor& hg, const Tensor& h) {
+  const int64_t N = h.sizes()[0], H = h.sizes()[1];
+  const bool avx2 = avx2_rows(h.dtype());
+  EMBER_DISPATCH_FLOATING(h.dtype(), "gru_cell_backward", [&] {
+    using A = opmath_t<scalar_t>;
+    cell_rows<scalar_t, 5, 3>(N, H, {{{&dh, 1}, {&dh2, 1}, {&act, 3}, {&hg, 3}, {&h, 1}}},
+                              {{{&dxg, 3}, {&dhg, 3}, {&dh_prev, 1}}},
+                              [&](const std::array<const A*, 5>& in, const std::array<A*, 3>& out) {
+                                auto run = in[1] ? &gru_backward_row<A, true> : &gru_backward_row<A, false>;
+                                run(avx2, out[0], out[1], out[2], in[0], in[1], in[2], in[3], in[4], H);
+                              });
   });
 }
 

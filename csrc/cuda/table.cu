@@ -29,6 +29,9 @@ void bernoulli_tensor(const Tensor& out, const Tensor& p, uint64_t seed, uint64_
 void lstm_cell(const Tensor& h, const Tensor& cn, const Tensor& act, const Tensor& gates, const Tensor& c);
 void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor& dh, const Tensor& dh2,
                         const Tensor& dc, const Tensor& act, const Tensor& c, const Tensor& cn);
+void gru_cell(const Tensor& hnew, const Tensor& act, const Tensor& xg, const Tensor& hg, const Tensor& h);
+void gru_cell_backward(const Tensor& dxg, const Tensor& dhg, const Tensor& dh_prev, const Tensor& dh,
+                       const Tensor& dh2, const Tensor& act, const Tensor& hg, const Tensor& h);
 }  // namespace cuda
 
 const KernelTable& cuda_kernel_table() {
@@ -60,6 +63,8 @@ const KernelTable& cuda_kernel_table() {
     EMBER_CUDA_SLOT(bernoulli_tensor)
     EMBER_CUDA_SLOT(lstm_cell)
     EMBER_CUDA_SLOT(lstm_cell_backward)
+    EMBER_CUDA_SLOT(gru_cell)
+    EMBER_CUDA_SLOT(gru_cell_backward)
 #undef EMBER_CUDA_SLOT
     return k;
   }();

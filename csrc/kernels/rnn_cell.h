@@ -1,5 +1,6 @@
-// One LSTM unit, forward and backward, shared by the CPU row loops (cpu/row_kernels.inc) and the CUDA kernel
-// (cuda/rnn.cu). Gate order is PyTorch's: i, f, g, o. T is the compute type (float32 for 16-bit storage).
+// One LSTM and one GRU unit, forward and backward, shared by the CPU row loops (cpu/row_kernels.inc) and the
+// CUDA kernels (cuda/rnn.cu). Gate orders are PyTorch's: i, f, g, o and r, z, n. T is the compute type
+// (float32 for 16-bit storage).
 #pragma once
 #include "kernels/math.h"
 
@@ -28,6 +29,28 @@ EMBER_HD inline void lstm_unit_backward(T d, T dc, T i, T f, T g, T o, T c, T cn
   dg = dct * i * (T(1) - g * g);
   dout = d * tc * o * (T(1) - o);
   dcp = dct * f;
+}
+
+// One GRU unit (gates r, z, n): input projections (xr, xz, xn) and hidden ones (hr, hz, hn, bias included) with
+// the previous h -> r, z, n and h' = n + z (h - n)
+template <class T>
+EMBER_HD inline void gru_unit(T xr, T xz, T xn, T hr, T hz, T hn, T h, T& r, T& z, T& n, T& hnew) {
+  r = kmath::sigmoid(xr + hr);
+  z = kmath::sigmoid(xz + hz);
+  n = kmath::tanh(xn + r * hn);
+  hnew = n + z * (h - n);
+}
+
+// d (the gradient reaching h') -> gradients of the pre-activations r and z (shared by both projections), of
+// the input projection's n (dxn), of the hidden projection's n (dhn) and of h outside the projections (dh)
+template <class T>
+EMBER_HD inline void gru_unit_backward(T d, T r, T z, T n, T hn, T h, T& dr, T& dz, T& dxn, T& dhn, T& dh) {
+  const T dnv = d * (T(1) - z) * (T(1) - n * n);
+  dr = dnv * hn * r * (T(1) - r);
+  dz = d * (h - n) * z * (T(1) - z);
+  dxn = dnv;
+  dhn = dnv * r;
+  dh = d * z;
 }
 
 }  // namespace kernels

@@ -93,3 +93,58 @@ def test_lstm_cell_bad_inputs_raise():
         _C.lstm_cell_backward(h, None, ember.zeros(2, 4), act, c, cn)
     with pytest.raises(RuntimeError, match=r"act of shape \[3, 16\]"):
         _C.lstm_cell_backward(h, None, None, act[:, :8], c, cn)
+
+
+def gru_reference(xg, hg, h, d):
+    H = h.shape[1]
+    xr, xz, xn = (xg[:, k * H:(k + 1) * H] for k in range(3))
+    hr, hz, hn = (hg[:, k * H:(k + 1) * H] for k in range(3))
+    r, z = _sig(xr + hr), _sig(xz + hz)
+    n = np.tanh(xn + r * hn)
+    hnew = n + z * (h - n)
+    dn = d * (1 - z) * (1 - n * n)
+    dr, dz = dn * hn * r * (1 - r), d * (h - n) * z * (1 - z)
+    return (hnew, np.concatenate([r, z, n], 1)), (np.concatenate([dr, dz, dn], 1),
+                                                  np.concatenate([dr, dz, dn * r], 1), d * z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, "float16", "bfloat16"], ids=str)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 8), (20, 64), (7, 37)])
+def test_gru_cell_matches_formulas(capability, dtype, shape, rng):
+    n, H = shape
+    npdt = np.float64 if isinstance(dtype, str) else dtype
+    xg, hg = ((rng.standard_normal((n, 3 * H)) * 2).astype(npdt) for _ in range(2))
+    h, dh, dh2 = (rng.standard_normal((n, H)).astype(npdt) for _ in range(3))
+    if isinstance(dtype, str):
+        xg, hg, h, dh, dh2 = (N(_cast(a, dtype)).astype(np.float64) for a in (xg, hg, h, dh, dh2))
+    tol = TOL[dtype]
+    hnew, act = _C.gru_cell(_cast(xg, dtype), _cast(hg, dtype), _cast(h, dtype))
+    (rh, ract), _ = gru_reference(xg, hg, h, dh)
+    np.testing.assert_allclose(N(hnew).astype(np.float64), rh, rtol=tol, atol=tol)
+    np.testing.assert_allclose(N(act).astype(np.float64), ract, rtol=tol, atol=tol)
+    for extra in (dh2, None):
+        got = _C.gru_cell_backward(_cast(dh, dtype), None if extra is None else _cast(extra, dtype), act,
+                                   _cast(hg, dtype), _cast(h, dtype))
+        # the reference from the kernel's own (rounded) activations
+        acts = N(act).astype(np.float64)
+        r, z, nn_ = (acts[:, k * H:(k + 1) * H] for k in range(3))
+        d = dh + (extra if extra is not None else 0)
+        hn = hg[:, 2 * H:]
+        dn = d * (1 - z) * (1 - nn_ * nn_)
+        dr, dz = dn * hn * r * (1 - r), d * (h - nn_) * z * (1 - z)
+        want = (np.concatenate([dr, dz, dn], 1), np.concatenate([dr, dz, dn * r], 1), d * z)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(N(g).astype(np.float64), w, rtol=tol * 4, atol=tol * 4)
+
+
+def test_gru_cell_bad_inputs_raise():
+    xg, h = ember.zeros(3, 12), ember.zeros(3, 4)
+    with pytest.raises(RuntimeError, match=r"hidden projection of shape \[3, 12\], got \[3, 8\]"):
+        _C.gru_cell(xg, ember.zeros(3, 8), h)
+    with pytest.raises(TypeError, match="input projection of dtype float32, got float64"):
+        _C.gru_cell(xg.double(), xg, h)
+    with pytest.raises(RuntimeError, match="2-D hidden state"):
+        _C.gru_cell(xg, xg, ember.zeros(4))
+    hn, act = _C.gru_cell(xg, xg, h)
+    with pytest.raises(RuntimeError, match=r"dh2 of shape \[3, 4\], got \[3, 5\]"):
+        _C.gru_cell_backward(hn, ember.zeros(3, 5), act, xg, h)

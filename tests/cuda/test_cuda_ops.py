@@ -250,16 +250,30 @@ def test_lstm_cell_matches_cpu_small(dtype):
             _close(d, h, dtype)
 
 
-def test_lstm_module_trains_on_cuda_small():
+@pytest.mark.parametrize("dtype", [ember.float32, ember.float64, ember.float16, ember.bfloat16])
+def test_gru_cell_matches_cpu_small(dtype):
+    xg, hg = _rand((21, 3 * 37), dtype), _rand((21, 3 * 37), dtype)
+    h, dh = _rand((21, 37), dtype), _rand((21, 37), dtype)
+    cpu = _C.gru_cell(xg, hg, h)
+    for d, c in zip(_C.gru_cell(xg.cuda(), hg.cuda(), h.cuda()), cpu):
+        _close(d, c, dtype)
+    want = _C.gru_cell_backward(dh, dh, cpu[1], hg, h)
+    got = _C.gru_cell_backward(dh.cuda(), dh.cuda(), cpu[1].cuda(), hg.cuda(), h.cuda())
+    for d, c in zip(got, want):
+        _close(d, c, dtype)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_module_trains_on_cuda_small(kind):
     ember.manual_seed(0)
-    m = ember.nn.LSTM(5, 8, 2)
+    m = getattr(ember.nn, kind)(5, 8, 2)
     x = ember.randn(7, 3, 5)
-    out, (h, c) = m(x)
+    out, _ = m(x)
     out.sum().backward()
     grads = [p.grad.clone() for p in m.parameters()]
     m.zero_grad()
     mc = m.cuda()
-    out_c, (h_c, c_c) = mc(x.cuda())
+    out_c, _ = mc(x.cuda())
     out_c.sum().backward()
     _close(out_c, out, ember.float32)
     for p, g in zip(mc.parameters(), grads):

@@ -45,8 +45,13 @@ def _lstm_step(x_proj, h, c, w_hh, b_hh, w_hr):
 
 def _gru_step(x_proj, h, w_hh, b_hh):
     # the reset gate multiplies (W_hn h + b_hn), so the hidden projection is computed whole, then split
+    return _gru_pointwise(x_proj, F.linear(h, w_hh, b_hh), h)
+
+
+def _gru_gates(x_proj, hg, h):
+    """Differentiable h' from the input and hidden projections [N, 3H] and h (the composite form)."""
     xr, xz, xn = x_proj.chunk(3, -1)
-    hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    hr, hz, hn = hg.chunk(3, -1)
     r = (xr + hr).sigmoid()
     z = (xz + hz).sigmoid()
     n = (xn + r * hn).tanh()
@@ -94,6 +99,29 @@ def _lstm_pointwise(gates, c):
     if gates.dim() == 2 and c.dim() == 2:
         return _LSTMPointwise.apply(gates, c)
     return _lstm_gates(gates, c)
+
+
+class _GRUPointwise(Function):
+    """The element-wise half of a GRU step as one graph node: (x_proj, hg, h) -> h', as _LSTMPointwise."""
+
+    @staticmethod
+    def forward(ctx, xg, hg, h):
+        h_new, act = _C.gru_cell(xg, hg, h)
+        ctx.save_for_backward(xg, hg, h, act)
+        return h_new
+
+    @staticmethod
+    def backward(ctx, dh):
+        xg, hg, h, act = ctx.saved_tensors
+        if is_grad_enabled():
+            return _composite_backward(_gru_gates, (xg, hg, h), ctx.needs_input_grad, (dh,))
+        return _C.gru_cell_backward(dh, None, act, hg, h)
+
+
+def _gru_pointwise(xg, hg, h):
+    if xg.dim() == 2 and hg.dim() == 2 and h.dim() == 2:
+        return _GRUPointwise.apply(xg, hg, h)
+    return _gru_gates(xg, hg, h)
 
 
 class _Steps(Function):
@@ -198,24 +226,14 @@ def _lstm_kernel_backward(dh, dout_t, drest, saved):
 
 def _gru_kernel_forward(x_t, states, w_t, b_hh):
     h = states[0]
-    hs = h._shape[-1]
     hg = _C.addmm(b_hh, h, w_t, 1.0, 1.0) if b_hh is not None else _C.mm(h, w_t)
-    rz = _C.sigmoid(_C.add(_C.narrow(x_t, 1, 0, 2 * hs), _C.narrow(hg, 1, 0, 2 * hs)))
-    hn = _C.narrow(hg, 1, 2 * hs, hs)
-    n = _C.tanh(_C.addcmul(_C.narrow(x_t, 1, 2 * hs, hs), _C.narrow(rz, 1, 0, hs), hn, 1.0))
-    h_new = _C.addcmul(n, _C.narrow(rz, 1, hs, hs), _C.sub(h, n), 1.0)  # n + z * (h - n)
-    return (h_new,), (rz, n, hn, h)
+    h_new, act = _C.gru_cell(x_t, hg, h)
+    return (h_new,), (act, hg, h)
 
 
 def _gru_kernel_backward(dh, dout_t, drest, saved):
-    dh = _C.add(dh, dout_t)
-    rz, n, hn, h = saved
-    hs = h._shape[-1]
-    r, z = _C.narrow(rz, 1, 0, hs), _C.narrow(rz, 1, hs, hs)
-    dhz = _C.mul(dh, z)
-    dn = _C.tanh_backward(_C.sub(dh, dhz), n)
-    drz = _C.sigmoid_backward(_C.cat([_C.mul(dn, hn), _C.mul(dh, _C.sub(h, n))], 1), rz)
-    return _C.cat([drz, dn], 1), _C.cat([drz, _C.mul(dn, r)], 1), dhz, []
+    dxg, dhg, dh_direct = _C.gru_cell_backward(dh, dout_t, *saved)
+    return dxg, dhg, dh_direct, []
 
 
 def _rnn_kernels(relu):
