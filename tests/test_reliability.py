@@ -146,3 +146,35 @@ def test_repeat_interleave_zero_and_leading_repeats(reps):
     y.sum().backward()
     assert x.grad[:, 0].tolist() == [float(r) for r in full]
     assert ember.repeat_interleave(ember.tensor(full)).tolist() == [i for i, r in enumerate(full) for _ in range(r)]
+
+
+def test_addcdiv_integer_operands_raise_instead_of_trapping():
+    """An integer in-place addcdiv_ used to divide in int32 and die with SIGFPE on a zero divisor (found by the
+    fuzzer); PyTorch refuses integer tensor1/tensor2 and a float result into an integer self."""
+    with pytest.raises(RuntimeError, match="Integer division with addcdiv is no longer supported"):
+        ember.tensor([3], dtype=ember.int32).addcdiv_(ember.tensor([1]), ember.tensor([0]))
+    with pytest.raises(RuntimeError, match="Integer division with addcdiv is no longer supported"):
+        ember.addcdiv(ember.tensor([3]), ember.tensor([1]), ember.tensor([0]))
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type int32"):
+        ember.tensor(3, dtype=ember.int32).addcdiv_(ember.tensor(1.5), ember.tensor(2.0))
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type int32"):
+        ember.tensor([3], dtype=ember.int32).addcmul_(ember.tensor([1.5]), ember.tensor([2.0]))
+    assert ember.addcdiv(ember.tensor([3]), ember.tensor([1.0]), ember.tensor([2])).tolist() == [3.5]
+    x = ember.tensor([3], dtype=ember.int64)
+    x.addcmul_(ember.tensor([2]), ember.tensor([5]), value=2)
+    assert x.tolist() == [23]
+
+
+def test_combinations_with_huge_r_answers_at_once():
+    """r far past the input's length used to loop r times (found by the fuzzer: r = 2**31 hung)."""
+    import time
+    t0 = time.perf_counter()
+    assert tuple(ember.combinations(ember.arange(5), r=2 ** 31).shape) == (0, 2 ** 31)
+    with pytest.raises(RuntimeError, match="more than a tensor can hold"):
+        ember.combinations(ember.arange(5), r=2 ** 31, with_replacement=True)
+    with pytest.raises(MemoryError, match="can't allocate memory"):
+        ember.combinations(ember.arange(1), r=2 ** 31, with_replacement=True)
+    assert ember.combinations(ember.arange(1), r=40, with_replacement=True).tolist() == [[0] * 40]
+    assert ember.combinations(ember.arange(3), r=2, with_replacement=True).tolist() == [
+        [0, 0], [0, 1], [0, 2], [1, 1], [1, 2], [2, 2]]
+    assert time.perf_counter() - t0 < 5

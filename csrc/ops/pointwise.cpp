@@ -299,9 +299,21 @@ static void run_addcmul(const Tensor& out, const Tensor& a0, const Tensor& b0, c
   finish(out, o);
 }
 
+// PyTorch refuses addcdiv of two integer tensors (it once truncated the quotient); an integer division by zero
+// would also trap in the kernel
+static void check_addcdiv_operands(const Tensor& b, const Tensor& c) {
+  EMBER_RUNTIME_CHECK(is_floating(b.dtype()) || is_floating(c.dtype()),
+                      "Integer division with addcdiv is no longer supported, and in a future release addcdiv will "
+                      "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+                      "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+                      "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+                      "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+                      "dtypes.");
+}
+
 Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c, double value, bool divide) {
+  if (divide) check_addcdiv_operands(b, c);
   ScalarType dt = result_type({&a, &b, &c});
-  if (divide && !is_floating(dt)) dt = default_dtype();
   DimVector shape = broadcast_shapes(broadcast_shapes(a.sizes(), b.sizes()), c.sizes());
   Tensor out = alloc_like_layout(shape, dt, on_device(a, common_device({&a, &b, &c}, divide ? "addcdiv" : "addcmul")));
   run_addcmul(out, a, b, c, value, divide, dt);
@@ -309,7 +321,10 @@ Tensor addcmul(const Tensor& a, const Tensor& b, const Tensor& c, double value, 
 }
 
 void addcmul_(const Tensor& self, const Tensor& b, const Tensor& c, double value, bool divide) {
-  check_writable(self, divide ? "addcdiv_" : "addcmul_");
+  const char* op = divide ? "addcdiv_" : "addcmul_";
+  check_writable(self, op);
+  if (divide) check_addcdiv_operands(b, c);
+  check_inplace_dtype(result_type({&self, &b, &c}), self.dtype(), op);
   DimVector shape = broadcast_shapes(broadcast_shapes(self.sizes(), b.sizes()), c.sizes());
   EMBER_RUNTIME_CHECK(shape == self.sizes(), "output with shape ", shape_str(self.sizes()),
                       " doesn't match the broadcast shape ", shape_str(shape));

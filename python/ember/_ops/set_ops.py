@@ -9,6 +9,7 @@ numpy; no tensor data leaves its device except the sizes an op's output shape de
 """
 import builtins
 import numbers
+import os
 
 import numpy as np
 
@@ -753,15 +754,44 @@ def cartesian_prod(*tensors):
 
 
 def _combination_indices(n, r, with_replacement):
-    """(K, r) int64 numpy array of the index tuples of itertools.combinations(_with_replacement)(range(n), r),
-    grown one column at a time (each tuple extended by every index after its last), so memory is O(K r)."""
-    idx = np.arange(n, dtype=np.int64).reshape(-1, 1)
+    """(K, r) int64 numpy array of the index tuples of itertools.combinations(_with_replacement)(range(n), r), in
+    O(K r) work whatever r is: with fewer tuples than columns, itertools writes them; otherwise each column is
+    grown from the previous one (every tuple extended by each index after its last) keeping only a parent
+    pointer per tuple, and the rows are read back through the pointers at the end."""
+    import itertools
+    import math
+    k = math.comb(n + r - 1, r) if with_replacement else math.comb(n, r)
+    if k * r >= 2 ** 62:
+        raise RuntimeError("combinations: the result would have %d rows of %d elements, more than a tensor can hold"
+                           % (k, r))
+    nbytes = 2 * 8 * k * r  # the indices and a result of up to 8-byte elements
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        ram = None
+    if ram and nbytes > ram:
+        raise MemoryError("combinations: can't allocate memory: the result of %d x %d needs about %d bytes, more "
+                          "than this machine's %d bytes of RAM" % (k, r, nbytes, ram))
+    if k == 0:
+        return np.zeros((0, r), np.int64)
+    if k < r:
+        gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+        return np.fromiter(itertools.chain.from_iterable(gen(builtins.range(n), r)), np.int64,
+                           count=k * r).reshape(k, r)
+    lasts, parents = [np.arange(n, dtype=np.int64)], []
     for _ in builtins.range(r - 1):
-        start = idx[:, -1] if with_replacement else idx[:, -1] + 1
+        start = lasts[-1] if with_replacement else lasts[-1] + 1
         count = np.maximum(n - start, 0)
         offsets = np.arange(count.sum(), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
-        idx = np.concatenate([np.repeat(idx, count, axis=0), (np.repeat(start, count) + offsets)[:, None]], axis=1)
-    return idx
+        parents.append(np.repeat(np.arange(start.size, dtype=np.int64), count))
+        lasts.append(np.repeat(start, count) + offsets)
+    out = np.empty((lasts[-1].size, r), np.int64)
+    rows = np.arange(lasts[-1].size, dtype=np.int64)
+    for j in builtins.range(r - 1, -1, -1):
+        out[:, j] = lasts[j][rows]
+        if j:
+            rows = parents[j - 1][rows]
+    return out
 
 
 @export
