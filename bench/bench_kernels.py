@@ -1,8 +1,9 @@
 """Kernel benchmarks against PyTorch (MKL/oneDNN) and numpy (OpenBLAS) in one process: GEMM at 256/1024/2048,
+bfloat16 GEMM against Ember's float32 one,
 a 3x3 64-channel convolution forward + backward, and (when ember.nn / ember.optim are present) an MLP Adam
 step and a LeNet SGD step. Libraries alternate round by round; numbers are medians.
 
-Run: python bench/bench_kernels.py [--threads 2] [--rounds 7] [--only gemm,conv,mlp,lenet]
+Run: python bench/bench_kernels.py [--threads 2] [--rounds 7] [--only gemm,bf16,conv,mlp,lenet]
 """
 import argparse
 import statistics
@@ -61,6 +62,34 @@ def bench_gemm(rounds):
         print("  gemm_%-5d " % n + "  ".join("%s %6.1f" % (k, v) for k, v in gf.items())
               + "  | ratio %.2f" % (gf["ember"] / best))
         out[n] = gf["ember"] / best
+    return out
+
+
+def bench_gemm_bf16(rounds):
+    """bfloat16 GEMM (float32 accumulation) against Ember's own float32 GEMM: AVX512-BF16 (vdpbf16ps) where the
+    CPU has it, else float32 panels; PyTorch's bfloat16 matmul beside it."""
+    print("GEMM bfloat16 (GFLOP/s; x f32 = Ember bfloat16 / Ember float32; AVX512-BF16 in use: %s)"
+          % ember._C.cpu_bf16_dot())
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in (512, 1024, 2048):
+        a = rng.standard_normal((n, n)).astype(np.float32)
+        b = rng.standard_normal((n, n)).astype(np.float32)
+        ea, eb = ember.from_numpy(a), ember.from_numpy(b)
+        ha, hb = ea.to(ember.bfloat16), eb.to(ember.bfloat16)
+        fns = {"ember_f32": lambda: ea @ eb, "ember_bf16": lambda: ha @ hb}
+        if torch is not None:
+            ta, tb = torch.from_numpy(a).bfloat16(), torch.from_numpy(b).bfloat16()
+            fns["torch_bf16"] = lambda: ta @ tb
+        reps = max(2, int(6e9 / (2 * n ** 3)))
+        med = compare(fns, rounds, reps)
+        gf = {k: 2 * n ** 3 / v / 1e9 for k, v in med.items()}
+        line = "  bf16_%-5d " % n + "  ".join("%s %6.1f" % (k, v) for k, v in gf.items())
+        line += "  | x f32 %.2f" % (gf["ember_bf16"] / gf["ember_f32"])
+        if "torch_bf16" in gf:
+            line += "  vs torch %.2f" % (gf["ember_bf16"] / gf["torch_bf16"])
+        print(line)
+        out[n] = gf["ember_bf16"] / gf["ember_f32"]
     return out
 
 
@@ -143,7 +172,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--only", default="gemm,conv,mlp,lenet")
+    p.add_argument("--only", default="gemm,bf16,conv,mlp,lenet")
     args = p.parse_args()
     ember.set_num_threads(args.threads)
     if torch is not None:
@@ -151,6 +180,8 @@ def main():
     which = set(args.only.split(","))
     if "gemm" in which:
         bench_gemm(args.rounds)
+    if "bf16" in which:
+        bench_gemm_bf16(args.rounds)
     if "conv" in which:
         bench_conv(args.rounds)
     if which & {"mlp", "lenet"}:

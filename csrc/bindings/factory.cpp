@@ -176,6 +176,8 @@ void bind_factory(pyb::module_& m) {
     set_default_dtype(st);
   });
   m.def("cpu_capability", [] { return std::string(cpu_capability_name(cpu_capability())); });
+  m.def("cpu_bf16_dot", [] { return cpu_bf16_dot(); });  // whether bfloat16 GEMMs use AVX512-BF16 now
+  m.def("set_cpu_bf16_dot", [](bool enabled) { set_cpu_bf16_dot(enabled); });  // capped at what the CPU has
   m.def("set_cpu_capability", [](const std::string& name) {
     CpuCapability c;
     if (name == "default") c = CpuCapability::Default;

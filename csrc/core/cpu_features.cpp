@@ -50,6 +50,32 @@ void set_cpu_capability(CpuCapability c) {
   g_cap.store(int(c) < int(hw) ? int(c) : int(hw));
 }
 
+bool detected_cpu_bf16_dot() {
+  static const bool v = [] {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return detected_cpu_capability() == CpuCapability::AVX512 && __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+  }();
+  return v;
+}
+
+static std::atomic<int> g_bf16{-1};
+
+bool cpu_bf16_dot() {
+  int v = g_bf16.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("EMBER_CPU_BF16");
+    v = detected_cpu_bf16_dot() && !(env && env[0] == '0');
+    g_bf16.store(v);
+  }
+  return v && cpu_capability() == CpuCapability::AVX512;
+}
+
+void set_cpu_bf16_dot(bool enabled) { g_bf16.store(enabled && detected_cpu_bf16_dot()); }
+
 const char* cpu_capability_name(CpuCapability c) {
   switch (c) {
     case CpuCapability::Default: return "default";

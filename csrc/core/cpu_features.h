@@ -14,6 +14,12 @@ CpuCapability detected_cpu_capability();
 void set_cpu_capability(CpuCapability c);  // capped at what the CPU supports
 const char* cpu_capability_name(CpuCapability c);
 
+// bfloat16 dot products (AVX512-BF16's vdpbf16ps): detected with the AVX-512 level, used only while the capability
+// is AVX512 and not switched off (EMBER_CPU_BF16=0, or set_cpu_bf16(false), so tests can force the float path).
+bool cpu_bf16_dot();
+bool detected_cpu_bf16_dot();
+void set_cpu_bf16_dot(bool enabled);
+
 // A table of per-capability implementations; falls back to lower capabilities when one is not compiled.
 template <class Fn>
 struct DispatchStub {

@@ -35,24 +35,6 @@ bool gemm_force_packed() {
   return v;
 }
 
-// A 64-byte aligned scratch buffer for packed panels.
-template <class T>
-class AlignedBuffer {
- public:
-  explicit AlignedBuffer(size_t n) {
-    size_t bytes = (std::max<size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
-    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
-    if (!p_) throw std::bad_alloc();
-  }
-  ~AlignedBuffer() { std::free(p_); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  T* data() { return p_; }
-
- private:
-  T* p_;
-};
-
 // Register tile (MR rows x NV vectors of C) per vector width in bytes: below AVX-512 there are 16 vector
 // registers, enough for a 6 x 2 tile plus the A broadcast and B loads; AVX-512's 32 hold 8 x 3 (float) and
 // 14 x 2 (double) tiles.
@@ -128,6 +110,7 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, const Half* A, int64_t rsa, int64
 
 void gemm_f32(int64_t M, int64_t N, int64_t K, const BFloat16* A, int64_t rsa, int64_t csa, const BFloat16* B,
               int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta) {
+  if (cpu_bf16_dot()) return gemm_bf16_dot(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta);
   EMBER_GEMM_PICK(gemm_strided<float>, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, alpha, beta)
 }
 

@@ -3,13 +3,33 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <type_traits>
 
 #include "cpu/kernels.h"
 
 namespace ember {
 namespace cpu {
+
+// A 64-byte aligned scratch buffer for packed panels.
+template <class T>
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(size_t n) {
+    size_t bytes = (std::max<size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
+    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!p_) throw std::bad_alloc();
+  }
+  ~AlignedBuffer() { std::free(p_); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_;
+};
 
 // Packed panels hold P (float for float16/bfloat16 sources: the conversion happens here, panel by panel).
 template <class P, class T>

@@ -130,6 +130,9 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, const Half* A, int64_t rsa, int64
               int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
 void gemm_f32(int64_t M, int64_t N, int64_t K, const BFloat16* A, int64_t rsa, int64_t csa, const BFloat16* B,
               int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
+// the same with AVX512-BF16 dot products (cpu/gemm_bf16.cpp); only while cpu_bf16_dot() holds
+void gemm_bf16_dot(int64_t M, int64_t N, int64_t K, const BFloat16* A, int64_t rsa, int64_t csa, const BFloat16* B,
+                   int64_t rsb, int64_t csb, float* C, int64_t ldc, float alpha, float beta);
 
 }  // namespace cpu
 }  // namespace ember

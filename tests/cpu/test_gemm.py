@@ -435,3 +435,50 @@ def test_in_place_b_matches_packed_bitwise(tmp_path):
         assert p.returncode == 0, (p.stdout + p.stderr)[-2000:]
         results.append(np.load(path))
     assert np.array_equal(results[0], results[1])
+
+
+# ---------------------------------------------------- bfloat16 on AVX512-BF16 (vdpbf16ps), and the float path
+
+@pytest.fixture(params=("bf16_dot", "float_panels"))
+def bf16_path(request):
+    """Forces bfloat16 GEMMs through vdpbf16ps (skipped where the CPU has no AVX512-BF16) or through float32
+    panels; restores the default afterwards."""
+    prev = ember._C.cpu_bf16_dot()
+    ember._C.set_cpu_bf16_dot(request.param == "bf16_dot")
+    try:
+        if request.param == "bf16_dot" and not ember._C.cpu_bf16_dot():
+            pytest.skip("this CPU (or the forced capability) has no AVX512-BF16")
+        yield request.param
+    finally:
+        ember._C.set_cpu_bf16_dot(prev)
+
+
+@pytest.mark.parametrize("m,n,k", [(16, 48, 64), (17, 49, 33), (9, 100, 1), (64, 70, 300), (130, 96, 1025),
+                                   (200, 300, 64), (8, 48, 2)])
+def test_bfloat16_gemm_paths(bf16_path, m, n, k, rng):
+    """Exact bfloat16 products summed in float32, rounded once to bfloat16: within one bfloat16 unit plus the
+    float32 summation bound. Covers odd K (a zero-padded last pair), K past the 1024 K-block, partial panels,
+    transposed operands (the generic packing) and alpha/beta."""
+    a, b, c = (round_bf16(rng.standard_normal(s)) for s in ((m, k), (k, n), (m, n)))
+    ea, eb, ec = (E(x).to(ember.bfloat16) for x in (a, b, c))
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    mag = np.abs(a) @ np.abs(b)
+    bound = 2.0 ** -8 * np.abs(ref) + 2 * (k + 2) * 2.0 ** -24 * mag + 1e-30
+    for x, y in [(ea, eb), (ea.t().contiguous().t(), eb), (ea, eb.t().contiguous().t())]:
+        r = N(x @ y)
+        assert (np.abs(r - ref) <= bound).all(), "worst %g" % np.abs(r - ref).max()
+    r = N(ember.addmm(ec, ea, eb, beta=0.5, alpha=-2.0))
+    ref2 = -2.0 * ref + 0.5 * c
+    assert (np.abs(r - ref2) <= 2.0 ** -8 * np.abs(ref2) + 2 * bound + 1e-30).all()
+
+
+def test_bfloat16_dot_threads_agree(rng, restore_threads):
+    """Row and column thread partitions of the vdpbf16ps GEMM give the one-thread result bit for bit."""
+    if not ember._C.cpu_bf16_dot():
+        pytest.skip("this CPU has no AVX512-BF16")
+    for m, n, k in [(300, 100, 257), (40, 500, 129)]:
+        ea, eb = (E(round_bf16(rng.standard_normal(s))).to(ember.bfloat16) for s in ((m, k), (k, n)))
+        ember.set_num_threads(1)
+        one = N(ea @ eb)
+        ember.set_num_threads(2)
+        np.testing.assert_array_equal(N(ea @ eb), one)
