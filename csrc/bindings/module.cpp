@@ -66,20 +66,28 @@ bool number_to_tensor(PyObject* o, Tensor* out) {
     *out->data<bool>() = PyObject_IsTrue(o) == 1;
     return true;
   }
+  // a conversion that raises (a numpy subclass's __index__ / __float__) must not leave its error set when the
+  // caster declines: pybind11 would go on to other overloads, and to repr() of the arguments, with it pending
   if (PyObject_IsInstance(o, g_np_integer)) {
     PyObject* i = PyNumber_Index(o);
-    if (!i) return false;
+    if (!i) {
+      PyErr_Clear();
+      return false;
+    }
     *out = wrapped(ScalarType::Int64);
     *out->data<int64_t>() = PyLong_AsLongLong(i);
     Py_DECREF(i);
-    return !PyErr_Occurred();
-  }
-  if (PyObject_IsInstance(o, g_np_floating)) {
+  } else if (PyObject_IsInstance(o, g_np_floating)) {
     *out = wrapped(ScalarType::Float64);
     *out->data<double>() = PyFloat_AsDouble(o);
-    return !PyErr_Occurred();
+  } else {
+    return false;
   }
-  return false;
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace py
