@@ -166,8 +166,8 @@ globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTo
 from . import distributions  # noqa: E402
 
 
-def __getattr__(name):  # ember.onnx / ember.multiprocessing load on first use (torch.onnx.export(...) works)
-    if name in ("onnx", "multiprocessing"):
+def __getattr__(name):  # ember.onnx, .multiprocessing, .compiler load on first use (torch.onnx.export works)
+    if name in ("onnx", "multiprocessing", "compiler"):
         import importlib
         return importlib.import_module("." + name, __name__)
     raise AttributeError("module 'ember' has no attribute %r" % name)

@@ -1052,6 +1052,8 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 @export
 def equal(input, other):
     """True when both tensors have the same shape and values."""
+    check_tensor(input, "equal", "input")
+    check_tensor(other, "equal", "other")
     if input._shape != other._shape:
         return False
     return bool(_C.item(_C.all(_C.eq(input, other), [], False)))

@@ -86,6 +86,9 @@ class ASGD(Optimizer):
                     ax.add_(p.sub(ax).mul_(mu))
                 else:
                     ax.copy_(p)
-                eta_t.fill_(lr / ((1 + lambd * lr * step) ** alpha))
-                mu_t.fill_(1 / max(1, step - t0))
+                # the new values pass through a 0-d tensor of the scalar dtype (float32 unless the default is
+                # float64) before landing in eta/mu, as PyTorch's torch.as_tensor(...) does: after a
+                # load_state_dict has cast eta/mu to the parameter's float64 they still round the same way
+                eta_t.copy_(_scalar_state(lr / ((1 + lambd * lr * step) ** alpha)))
+                mu_t.copy_(_scalar_state(1 / max(1, step - t0)))
         return loss

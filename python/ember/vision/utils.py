@@ -124,6 +124,7 @@ def save_image(tensor, fp, format=None, **kwargs):
     """
     arr = _to_uint8_hwc(tensor, **kwargs)
     name = os.fspath(fp) if isinstance(fp, (str, os.PathLike)) else getattr(fp, "name", None)
+    pil_format = format  # None: Pillow picks the format from the file name (".jpg" is JPEG), as torchvision does
     if format is None:
         ext = os.path.splitext(name)[1].lower() if isinstance(name, str) else ""
         format = ext[1:] if ext else "png"
@@ -140,4 +141,4 @@ def save_image(tensor, fp, format=None, **kwargs):
     except ImportError:
         raise ValueError("save_image: writing %r images needs Pillow (pip install pillow); PNG is written without "
                          "it" % format) from None
-    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(fp, format=format)
+    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(fp, format=pil_format)

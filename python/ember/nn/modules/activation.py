@@ -433,6 +433,10 @@ class LogSoftmax(_SoftmaxBase):
         return F.log_softmax(input, self.dim, _stacklevel=5)
 
 
+class _HeadsError(AssertionError, ValueError):
+    """embed_dim not divisible by num_heads: an AssertionError as in PyTorch, and a ValueError."""
+
+
 class MultiheadAttention(Module):
     """Multi-head attention: softmax(Q K^T / sqrt(head_dim)) V per head, with input and output projections.
 
@@ -461,7 +465,8 @@ class MultiheadAttention(Module):
         self.batch_first = batch_first
         self.head_dim = embed_dim // num_heads
         if self.head_dim * num_heads != embed_dim:
-            raise ValueError("embed_dim must be divisible by num_heads")
+            # PyTorch asserts this; the error is also a ValueError, which Ember raised before
+            raise _HeadsError("embed_dim must be divisible by num_heads")
         if not self._qkv_same_embed_dim:
             self.q_proj_weight = Parameter(new_empty((embed_dim, embed_dim), device, dtype))
             self.k_proj_weight = Parameter(new_empty((embed_dim, self.kdim), device, dtype))

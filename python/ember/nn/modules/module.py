@@ -485,6 +485,13 @@ class Module:
         """Casts floating point parameters and buffers to bfloat16."""
         return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
+    def compile(self, *args, **kwargs):
+        """Compiles this module's forward with :func:`ember.compile` in place, as ``nn.Module.compile`` does;
+        Ember runs eagerly, so after the arguments are checked the module calls its forward exactly as
+        before. Returns None."""
+        from ..._compile import compile as _compile
+        _compile(self, *args, **kwargs)
+
     def share_memory(self):
         """Moves every parameter, its .grad when present, and every buffer into shared memory, in place (see
         Tensor.share_memory_), so processes handed this module (Hogwild training) update the same weights."""

@@ -5,6 +5,7 @@ dropout1..3) and hence state_dict keys follow PyTorch, so a torch state_dict loa
 runs through MultiheadAttention with need_weights=False, i.e. F.scaled_dot_product_attention.
 """
 import copy
+import sys
 import warnings
 
 from ... import _C
@@ -64,6 +65,11 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
     sz = size if size is not None else mask.shape[-2]
     # compared with the float mask, as PyTorch does (a bool mask is never detected; the hint is optional)
     if tuple(mask.shape) != (sz, sz) or mask.dtype is _C.bool:
+        return False
+    tracer = sys.modules.get("ember.onnx._tracer")
+    if tracer is not None and tracer.active() is not None:
+        # exporting to ONNX with the mask as a graph input: the hint would be a data-dependent branch, and the
+        # explicit mask gives the same attention, so it is left off
         return False
     return bool((mask == _generate_square_subsequent_mask(sz, dtype=mask.dtype)).all())
 
