@@ -208,3 +208,17 @@ def test_index_converter_that_raises_leaves_no_error_pending():
     p = _survives(CONVERTER_RAISES)
     assert p.returncode == 0, p.stdout + p.stderr[-2000:]
     assert "tensor([1, 2, 3, 4, 5])" in p.stdout
+
+
+def test_tensordot_bad_dims_raise_at_once():
+    """dims = 10**6 built a million-entry dim list and searched it quadratically (found by the fuzzer in CI)."""
+    a, b = ember.ones(7), ember.ones(7, 7)
+    with pytest.raises(RuntimeError, match="dims < ndim_a or ndim_b"):
+        ember.tensordot(a, b, dims=1000000)
+    with pytest.raises(RuntimeError, match="dims >= 0"):
+        ember.tensordot(a, b, dims=-1)
+    with pytest.raises(RuntimeError, match="same length"):
+        ember.tensordot(a, b, dims=([0], [0, 1]))
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        ember.tensordot(a, b, dims=([3], [0]))
+    assert ember.tensordot(a, b, dims=1).tolist() == [7.0] * 7

@@ -386,12 +386,25 @@ def tensordot(a, b, dims=2, out=None):
     if _state.autocast and out is None and "tensordot" in _state.autocast:
         return _autocast("tensordot", tensordot, a, b, dims)
     if isinstance(dims, numbers.Integral):
+        if dims < 0:
+            raise RuntimeError("tensordot expects dims >= 0, but got dims=%d" % dims)
+        if dims > a.dim() or dims > b.dim():
+            raise RuntimeError("tensordot expects dims < ndim_a or ndim_b, but got dims=%d" % dims)
         da = list(range(a.dim() - dims, a.dim()))
         db = list(range(dims))
     else:
         da, db = [list(d) if not isinstance(d, numbers.Integral) else [d] for d in dims]
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    for ds, t in ((da, a), (db, b)):
+        for d in ds:
+            if not -max(t.dim(), 1) <= d < max(t.dim(), 1):
+                raise IndexError("Dimension out of range (expected to be in range of [%d, %d], but got %d)"
+                                 % (-max(t.dim(), 1), max(t.dim(), 1) - 1, d))
     da = [d % a.dim() for d in da]
     db = [d % b.dim() for d in db]
+    if len(set(da)) != len(da) or len(set(db)) != len(db):
+        raise RuntimeError("tensordot: a dimension appears more than once in dims")
     fa = [d for d in range(a.dim()) if d not in da]
     fb = [d for d in range(b.dim()) if d not in db]
     k = 1
