@@ -1,0 +1,372 @@
+"""Process groups over MPI communicators: init_process_group, destroy_process_group, new_group and queries.
+
+Rendezvous is MPI's own: the ranks are the processes mpiexec (or ``ember-run``) started. ``env://`` variables
+(RANK, WORLD_SIZE, and the launcher's PMI_RANK/PMI_SIZE or OMPI_COMM_WORLD_RANK/SIZE) are checked against
+MPI.COMM_WORLD rather than used to connect: MPICH processes started without a launcher ("singletons") cannot
+join one another (MPI_Comm_join / MPI_Comm_accept between singletons fail in MPICH 5, pmodels/mpich#7805), so
+such a process asking for WORLD_SIZE > 1 gets an error telling it to start through the launcher.
+"""
+import os
+import sys
+import traceback
+from datetime import timedelta
+
+from . import _mpi
+from .constants import Backend, default_pg_timeout
+
+_NOT_INIT = "Default process group has not been initialized, please make sure to call init_process_group."
+
+
+class ProcessGroup:
+    """A set of ranks sharing an MPI communicator. ``rank()``/``size()`` are within the group."""
+
+    def __init__(self, comm, backend, timeout, global_ranks, global_rank, name=""):
+        self.comm = comm
+        self.backend = backend
+        self.timeout = timeout  # seconds
+        self.global_ranks = list(global_ranks)  # group rank -> global rank
+        self.global_rank = global_rank
+        self._rank = comm.Get_rank()
+        self._size = comm.Get_size()
+        self.group_name = name
+
+    def rank(self):
+        return self._rank
+
+    def size(self):
+        return self._size
+
+    def name(self):
+        return self.backend
+
+    def group_rank_of(self, global_rank, what):
+        try:
+            return self.global_ranks.index(int(global_rank))
+        except ValueError:
+            raise ValueError("%s rank %d is not in the process group (global ranks %s; world size %d)"
+                             % (what, global_rank, self.global_ranks, _world_size_or(len(self.global_ranks))))
+
+    def __repr__(self):
+        return "<ember.distributed.ProcessGroup backend=%s rank=%d size=%d>" % (self.backend, self._rank, self._size)
+
+
+class _NonMember:
+    def __repr__(self):
+        return "<ember.distributed.GroupMember.NON_GROUP_MEMBER>"
+
+
+class _State:
+    default = None  # ProcessGroup of the whole world
+    groups = []
+    prev_excepthook = None
+
+
+_state = _State()
+
+
+def _world_size_or(default):
+    return _state.default.size() if _state.default is not None else default
+
+
+class _GroupMeta(type):
+    @property
+    def WORLD(cls):
+        return _state.default
+
+
+class GroupMember(metaclass=_GroupMeta):
+    """``GroupMember.WORLD`` is the default group once initialised; ``NON_GROUP_MEMBER`` is what new_group
+    returns on ranks outside the new group."""
+    NON_GROUP_MEMBER = _NonMember()
+
+
+class group(metaclass=_GroupMeta):
+    """``group.WORLD``: the default process group (None before init_process_group)."""
+
+
+def _timeout_seconds(timeout):
+    if timeout is None:
+        timeout = default_pg_timeout
+    if isinstance(timeout, timedelta):
+        seconds = timeout.total_seconds()
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+    else:
+        raise TypeError("Expected timeout argument to be of type datetime.timedelta, got %r" % (timeout,))
+    if not seconds > 0:
+        raise ValueError("timeout must be positive, got %r" % (timeout,))
+    return seconds
+
+
+def _env_int(name):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("environment variable %s=%r is not an integer" % (name, value)) from None
+
+
+def _launcher_rank_size():
+    """(rank, size, source) from the MPI launcher's own variables, or (None, None, None)."""
+    for r, s in (("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+                 ("PMIX_RANK", None)):
+        if os.environ.get(r) is not None:
+            return _env_int(r), (_env_int(s) if s else None), r
+    return None, None, None
+
+
+def _check_backend(backend):
+    if backend is None:
+        return Backend.MPI if not _cuda_default() else Backend.NCCL
+    if isinstance(backend, str) and ":" in backend:  # "cpu:gloo,cuda:nccl"
+        parts = dict(p.split(":", 1) for p in backend.split(",") if ":" in p)
+        backend = parts.get("cpu", next(iter(parts.values())))
+    name = Backend(backend)
+    if name == Backend.NCCL:
+        _nccl_unavailable()
+    if name == Backend.UNDEFINED:
+        raise ValueError("backend 'undefined' cannot initialise a process group")
+    return name
+
+
+def _cuda_default():
+    return False  # the MPI backends carry CPU tensors; "nccl" has to be asked for explicitly
+
+
+def _nccl_unavailable():
+    try:
+        import ember
+        cuda_ok = bool(ember.cuda.is_available())
+    except Exception:
+        cuda_ok = False
+    if not cuda_ok:
+        raise RuntimeError('Distributed backend "nccl" needs CUDA tensors on a GPU, but ember.cuda.is_available() '
+                           'is False (no GPU visible or ember built without CUDA); use backend "mpi" or "gloo" for '
+                           'CPU tensors')
+    raise RuntimeError('Distributed backend "nccl" is not available in this ember build (NCCL collectives of CUDA '
+                       'tensors are not implemented yet); use backend "mpi" or "gloo" with CPU tensors')
+
+
+def _install_excepthook(rank):
+    """An uncaught exception in one rank would leave the others blocked in a collective (MPICH waits): print
+    the traceback with the rank and abort the whole MPI job instead."""
+    prev = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        try:
+            sys.stderr.write("[rank %d] uncaught exception; aborting the MPI job:\n" % rank)
+            sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
+            sys.stderr.flush()
+            mpi = _mpi.mpi_if_loaded()
+            if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+                mpi.COMM_WORLD.Abort(1)
+        finally:
+            os._exit(1)
+
+    hook.ember_distributed = True
+    if not getattr(prev, "ember_distributed", False):
+        _state.prev_excepthook = prev
+    sys.excepthook = hook
+
+
+def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
+                       group_name="", pg_options=None, device_id=None):
+    """Initialises the default process group from the processes MPI started (mpiexec / ember-run).
+
+    backend: "mpi" or "gloo" (both run on MPI, CPU tensors) or "nccl" (CUDA; a clear error where unavailable).
+    init_method: None / "env://" (default), "tcp://host:port" or "file://path": the ranks always come from MPI;
+    RANK/WORLD_SIZE (environment or the rank/world_size arguments) must agree with MPI.COMM_WORLD.
+    timeout: a timedelta (default 30 minutes): a collective that does not finish in time raises an error
+    naming the op and the rank. store, pg_options and device_id are accepted for torch compatibility
+    (a store cannot rendezvous MPI processes; device_id is irrelevant for CPU tensors).
+    """
+    if _state.default is not None:
+        raise ValueError("trying to initialize the default process group twice!")
+    if init_method is not None and store is not None:
+        raise ValueError("Cannot specify both init_method and store.")
+    if init_method is not None:
+        if not isinstance(init_method, str) or not init_method.split("://")[0] in ("env", "tcp", "file"):
+            raise ValueError("init_method must be 'env://', 'tcp://host:port' or 'file://path', got %r"
+                             % (init_method,))
+    name = _check_backend(backend)
+    seconds = _timeout_seconds(timeout)
+    if not isinstance(world_size, int) or not isinstance(rank, int):
+        raise TypeError("world_size and rank must be integers, got %r and %r" % (world_size, rank))
+    want_size = world_size if world_size != -1 else _env_int("WORLD_SIZE")
+    want_rank = rank if rank != -1 else _env_int("RANK")
+    if want_size is not None and want_size < 1:
+        raise ValueError("world_size must be positive, got %d" % want_size)
+    if want_rank is not None and want_size is not None and not 0 <= want_rank < want_size:
+        raise ValueError("rank %d is out of range for world_size %d" % (want_rank, want_size))
+
+    MPI = _mpi.load_mpi()
+    world = MPI.COMM_WORLD
+    mpi_rank, mpi_size = world.Get_rank(), world.Get_size()
+    l_rank, l_size, source = _launcher_rank_size()
+    if want_size is not None and want_size > 1 and mpi_size == 1:
+        raise RuntimeError(
+            "init_process_group: world_size=%d was requested but this process was not started by an MPI launcher "
+            "(MPI.COMM_WORLD has 1 process). ember.distributed forms its groups from the processes mpiexec starts; "
+            "processes started separately (python script.py, multiprocessing, ember.multiprocessing.spawn) cannot "
+            "join one another (MPICH singletons cannot connect). Launch the ranks with "
+            "`ember-run --nproc-per-node=%d script.py` (python -m ember.distributed.run) or "
+            "`mpiexec -n %d python script.py`." % (want_size, want_size, want_size))
+    if want_size is not None and want_size != mpi_size:
+        raise RuntimeError("init_process_group: world_size=%d but the MPI job has %d processes (MPI.COMM_WORLD); "
+                           "start as many processes as the world size" % (want_size, mpi_size))
+    if want_rank is not None and want_rank != mpi_rank:
+        raise RuntimeError("init_process_group: rank=%d but MPI.COMM_WORLD says this process is rank %d of %d; "
+                           "ember.distributed's ranks are MPI's ranks" % (want_rank, mpi_rank, mpi_size))
+    if l_rank is not None and (l_rank != mpi_rank or (l_size is not None and l_size != mpi_size)):
+        raise RuntimeError("init_process_group: the launcher's %s=%s disagrees with MPI.COMM_WORLD (rank %d of %d): "
+                           "mixed MPI installations (mpiexec of one MPI, mpi4py built for another)?"
+                           % (source, os.environ.get(source), mpi_rank, mpi_size))
+    comm = world.Dup()
+    pg = ProcessGroup(comm, str(name), seconds, range(mpi_size), mpi_rank, group_name or "default_pg")
+    _state.default = pg
+    _state.groups = [pg]
+    _install_excepthook(mpi_rank)
+
+
+def destroy_process_group(group=None):
+    """Frees the default group (and every group made by new_group), or only ``group``."""
+    if group is None or group is _state.default:
+        if _state.default is None:
+            raise ValueError(_NOT_INIT)
+        for pg in _state.groups:
+            _free(pg)
+        _state.default = None
+        _state.groups = []
+        if getattr(sys.excepthook, "ember_distributed", False):
+            sys.excepthook = _state.prev_excepthook or sys.__excepthook__
+        return
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return
+    if group not in _state.groups:
+        raise ValueError("destroy_process_group: %r is not a live process group" % (group,))
+    _free(group)
+    _state.groups.remove(group)
+
+
+def _free(pg):
+    mpi = _mpi.mpi_if_loaded()
+    if mpi is not None and not mpi.Is_finalized():
+        try:
+            pg.comm.Free()
+        except Exception:
+            pass
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
+              group_desc=None, device_id=None):
+    """A group of some global ranks; every rank of the world must call it (as in torch). Returns
+    GroupMember.NON_GROUP_MEMBER on ranks outside the group."""
+    world = _default("new_group")
+    if backend is not None and Backend(backend) == Backend.NCCL:
+        _nccl_unavailable()
+    seconds = world.timeout if timeout is None else _timeout_seconds(timeout)
+    if ranks is None:
+        ranks = list(range(world.size()))
+    ranks = sorted(int(r) for r in ranks)
+    if len(set(ranks)) != len(ranks):
+        raise ValueError("new_group: ranks %s contain duplicates" % ranks)
+    for r in ranks:
+        if not 0 <= r < world.size():
+            raise ValueError("new_group: rank %d is out of range for world size %d" % (r, world.size()))
+    MPI = _mpi.load_mpi()
+    sub = world.comm.group.Incl(ranks)
+    comm = world.comm.Create(sub)
+    sub.Free()
+    if comm == MPI.COMM_NULL:
+        return GroupMember.NON_GROUP_MEMBER
+    pg = ProcessGroup(comm, world.backend, seconds, ranks, world.global_rank, group_desc or "")
+    _state.groups.append(pg)
+    return pg
+
+
+def _default(op):
+    if _state.default is None:
+        raise ValueError(_NOT_INIT)
+    return _state.default
+
+
+def _resolve(group, op):
+    """The ProcessGroup to run ``op`` on (None/WORLD: the default), or None when this rank is not a member."""
+    world = _default(op)
+    if group is None or group is world:
+        return world
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return None
+    if not isinstance(group, ProcessGroup):
+        raise TypeError("%s: group must be a ProcessGroup from new_group (or None), got %r" % (op, group))
+    if group not in _state.groups:
+        raise ValueError("%s: the process group was destroyed" % op)
+    return group
+
+
+def is_initialized():
+    return _state.default is not None
+
+
+def is_available():
+    """ember.distributed is always built in (the backends need mpi4py, see is_mpi_available)."""
+    return True
+
+
+def is_mpi_available():
+    return _mpi.mpi4py_installed()
+
+
+def is_gloo_available():
+    return _mpi.mpi4py_installed()  # "gloo" is carried by MPI
+
+
+def is_nccl_available():
+    return False
+
+
+def is_torchelastic_launched():
+    return os.environ.get("TORCHELASTIC_RUN_ID") is not None
+
+
+def get_rank(group=None):
+    """This process's rank in ``group`` (default: the world); -1 when it is not a member."""
+    pg = _resolve(group, "get_rank")
+    return -1 if pg is None else pg.rank()
+
+
+def get_world_size(group=None):
+    pg = _resolve(group, "get_world_size")
+    return -1 if pg is None else pg.size()
+
+
+def get_backend(group=None):
+    pg = _resolve(group, "get_backend")
+    if pg is None:
+        raise ValueError("Invalid process group specified")
+    return Backend(pg.backend)
+
+
+def get_process_group_ranks(group):
+    pg = _resolve(group, "get_process_group_ranks")
+    if pg is None:
+        raise ValueError("Invalid process group specified")
+    return list(pg.global_ranks)
+
+
+def get_group_rank(group, global_rank):
+    pg = _resolve(group, "get_group_rank")
+    return pg.group_rank_of(global_rank, "global")
+
+
+def get_global_rank(group, group_rank):
+    pg = _resolve(group, "get_global_rank")
+    if not 0 <= group_rank < pg.size():
+        raise ValueError("group rank %d is out of range for a group of size %d" % (group_rank, pg.size()))
+    return pg.global_ranks[group_rank]
+
+
+def get_default_group():
+    return _default("get_default_group")
