@@ -21,6 +21,9 @@ def _poll(requests, status, deadline, describe):
             os.sched_yield()
 
 
+_abandoned = []  # works whose wait() timed out while their requests were in flight
+
+
 class Work:
     """Returned by a collective called with ``async_op=True``: ``wait()``, ``is_completed()``, ``result()``."""
 
@@ -70,7 +73,11 @@ class Work:
         else:
             deadline = time.monotonic() + (timeout.total_seconds() if hasattr(timeout, "total_seconds")
                                            else float(timeout))
-        _poll(self._requests, self._status, deadline, self._describe)
+        try:
+            _poll(self._requests, self._status, deadline, self._describe)
+        except BaseException:
+            _abandoned.append(self)  # MPI may still write into the buffers: keep them alive
+            raise
         self._complete()
         return True
 
