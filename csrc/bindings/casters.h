@@ -25,6 +25,10 @@ struct type_caster<ember::Tensor> {
   bool load(handle src, bool convert) {
     PyObject* o = src.ptr();
     if (ember::py::is_tensor(o)) {
+      if (ember::py::is_sparse_tensor(o)) {  // its C tensor is a stand-in: never compute on it
+        ember::py::set_sparse_unsupported_error();
+        throw pybind11::error_already_set();
+      }
       ptr_ = &ember::py::unwrap(o);
       return true;
     }

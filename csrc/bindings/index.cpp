@@ -60,6 +60,10 @@ Parsed parse_index(const Tensor& self, PyObject* index) {
       o = it.ptr();
       EMBER_TYPE_CHECK(is_tensor(o), "indexing with an object of type ", Py_TYPE(o)->tp_name, " is not supported");
     }
+    if (is_sparse_tensor(o)) {
+      set_sparse_unsupported_error();
+      throw pyb::error_already_set();
+    }
     const Tensor& t = unwrap(o);
     bool mask = t.dtype() == ScalarType::Bool || t.dtype() == ScalarType::UInt8;
     consumed += mask ? t.dim() : 1;

@@ -456,6 +456,26 @@ PyObject* attach_output(PyObject* t, PyObject* node, long nr) {
 
 PyTypeObject* tensor_class() { return g_tensor_class; }
 
+PyTypeObject* g_sparse_class = nullptr;
+
+void set_sparse_unsupported_error() {
+  PyErr_SetString(PyExc_NotImplementedError,
+                  "this op does not support sparse COO tensors (layout=ember.sparse_coo); Ember's sparse tensors "
+                  "carry sparse gradients (Embedding(sparse=True)) into the optimizers, and support coalesce, "
+                  "to_dense, add, mul/div by a scalar and the methods listed in ember._sparse. Convert with "
+                  ".to_dense() first");
+}
+
+static PyObject* set_sparse_class(PyObject*, PyObject* cls) {
+  if (!PyType_Check(cls) || !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls), &TensorBaseType)) {
+    PyErr_SetString(PyExc_TypeError, "_set_sparse_class expects a subclass of TensorBase");
+    return nullptr;
+  }
+  Py_INCREF(cls);
+  g_sparse_class = reinterpret_cast<PyTypeObject*>(cls);
+  Py_RETURN_NONE;
+}
+
 int requires_grad_refreshed(PyObject* t) {
   if (!refresh_view(t)) return -1;
   return T(t)->requires_grad ? 1 : 0;
@@ -484,6 +504,7 @@ static PyMethodDef module_methods[] = {
     {"_attach", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(attach)), METH_FASTCALL,
      "Marks a tensor as output `nr` of an autograd node."},
     {"_set_classes", set_classes, METH_VARARGS, "Registers ember.Tensor and ember.Size with the extension."},
+    {"_set_sparse_class", set_sparse_class, METH_O, "Registers the sparse COO tensor class (refused by C++ ops)."},
     {nullptr, nullptr, 0, nullptr}};
 
 void init_types(PyObject* module) {

@@ -31,6 +31,12 @@ extern PyTypeObject TensorBaseType;
 
 inline bool is_tensor(PyObject* o) { return PyObject_TypeCheck(o, &TensorBaseType); }
 inline Tensor& unwrap(PyObject* o) { return reinterpret_cast<PyTensor*>(o)->t; }
+// ember's sparse COO tensor class (a TensorBase whose C tensor is only a zero-stride stand-in carrying its size,
+// dtype and device), registered at import; C++ ops refuse it rather than compute on the stand-in.
+extern PyTypeObject* g_sparse_class;
+inline bool is_sparse_tensor(PyObject* o) { return Py_TYPE(o) == g_sparse_class; }
+// Sets NotImplementedError for a sparse tensor passed to an op that has no sparse kernel.
+void set_sparse_unsupported_error();
 
 // New reference to an instance of the registered Python Tensor class holding t.
 PyObject* wrap(Tensor t);

@@ -6,8 +6,9 @@ a graph in Python (``ember.autograd``), and ``backward()`` walks it.
 from . import _C
 from ._C import (bfloat16, bool, dtype, float16, float32, float64, int32, int64, uint8)  # noqa: A004
 from ._device import (channels_last, channels_last_3d, contiguous_format, device, layout, memory_format,
-                      preserve_format, strided)
+                      preserve_format, sparse_coo, strided)
 from ._tensor import Size, Tensor
+from ._sparse import sparse_coo_tensor
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd, return_types
 from . import _ops

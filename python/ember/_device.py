@@ -75,12 +75,13 @@ class _Named:
 
 
 class layout(_Named):
-    """How a tensor's elements are stored: only ``ember.strided``."""
+    """How a tensor's elements are stored: ``ember.strided`` (dense) or ``ember.sparse_coo``."""
 
     __slots__ = ()
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 class memory_format(_Named):

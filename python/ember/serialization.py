@@ -281,6 +281,7 @@ class _Encoder:
         if obj is None or obj is True or obj is False or type(obj) is str:
             return obj
         if isinstance(obj, Tensor):
+            _refuse_sparse(obj)
             return ["tensor", self.tensor(obj)]
         if type(obj) is np.ndarray and _numeric_dtype(obj.dtype):
             return ["ndarray", self.array(obj)]
@@ -1917,6 +1918,7 @@ class _ArchivePickler(pickle._Pickler):
 
     def reducer_override(self, obj):
         if isinstance(obj, Tensor):
+            _refuse_sparse(obj)
             if getattr(type(obj), "_is_param", False):
                 return (_REBUILD_PARAMETER, (_PlainTensor(obj), bool(obj.requires_grad), OrderedDict()))
             return self._tensor_reduce(obj, bool(obj.requires_grad))
@@ -1927,6 +1929,12 @@ class _ArchivePickler(pickle._Pickler):
         if isinstance(obj, _device):
             return (_TORCH_DEVICE, (str(obj),))
         return NotImplemented
+
+
+def _refuse_sparse(t):
+    if t.is_sparse:
+        raise ValueError("ember.save: sparse tensors cannot be saved yet; save t.to_dense(), or t.coalesce()'s "
+                         "indices() and values()")
 
 
 def _pickle_archive(obj, protocol):

@@ -409,7 +409,7 @@ def test_unsupported_flags_and_tensor_lr():
 
 
 def test_sparse_adam_refuses_dense_gradients_like_pytorch():
-    """Ember's gradients are dense; PyTorch's SparseAdam raises this RuntimeError for a dense gradient."""
+    """A dense gradient: PyTorch's SparseAdam raises this RuntimeError, and so does Ember's."""
     w = ember.tensor(W0, requires_grad=True)
     b = ember.tensor(B0, requires_grad=True)
     opt = optim.SparseAdam([w, b], lr=0.1)

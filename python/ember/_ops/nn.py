@@ -1075,13 +1075,14 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 class _Embedding(Function):
     @staticmethod
-    def forward(weight, indices, padding_idx, scale_grad_by_freq=False):
+    def forward(weight, indices, padding_idx, scale_grad_by_freq=False, sparse=False):
         return _C.index_select(weight, 0, _C.reshape(indices, (-1,))).reshape(tuple(indices.shape) + (weight.shape[1],))
 
     @staticmethod
     def setup_context(ctx, inputs, out):
         ctx.save_for_backward(inputs[1])
         ctx.num, ctx.padding_idx, ctx.scale_freq = inputs[0].shape[0], inputs[2], inputs[3]
+        ctx.sparse = len(inputs) > 4 and inputs[4]
 
     @staticmethod
     def backward(ctx, g):
@@ -1094,10 +1095,20 @@ class _Embedding(Function):
             ones = _C.full((flat.shape[0],), 1, g.dtype)
             counts = index_add(_C.zeros_meta(((ctx.num,), g.dtype, g._device)), 0, flat, ones)
             rows = rows / counts.index_select(0, flat).unsqueeze(1)
+        if ctx.sparse and not _state.enabled:
+            # PyTorch's sparse gradient: one uncoalesced row per lookup, the padding_idx lookups left out
+            if ctx.padding_idx is not None:
+                keep = (flat != ctx.padding_idx).nonzero().reshape(-1)
+                flat, rows = flat.index_select(0, keep), rows.index_select(0, keep)
+            else:
+                rows = rows.clone()
+            from .._sparse import SparseCooTensor
+            return SparseCooTensor._make(flat.reshape(1, -1), rows, (ctx.num, g.shape[-1]), False), None, None, \
+                None, None
         gw = index_add(_C.zeros_meta(((ctx.num, g.shape[-1]), g.dtype, g._device)), 0, flat, rows)
         if ctx.padding_idx is not None:
             gw = gw.index_fill(0, _tensor_of([ctx.padding_idx]), 0.0)
-        return gw, None, None, None
+        return gw, None, None, None, None
 
 
 def _tensor_of(v):
@@ -1138,7 +1149,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             weight.index_copy_(0, input.reshape(-1), rows * scale)
     idx = input.long()
     if needs_grad(weight):
-        return _Embedding.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
+        return _Embedding.apply(weight, idx, padding_idx, bool(scale_grad_by_freq), bool(sparse))
     return _Embedding.forward(weight, idx, padding_idx)
 
 

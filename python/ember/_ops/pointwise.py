@@ -12,6 +12,8 @@ import numpy as np
 from .. import _C, _device as _dev
 from .._layout import CHANNELS_LAST as _CHANNELS_LAST, format_strides as _format_strides, preserved_strides
 from .._tensor import Tensor
+from .. import _sparse
+from .._sparse import SparseCooTensor
 from ..autograd.function import Function, _record
 from ..autograd.grad_mode import _state
 from ._util import check_tensor, export, is_number, method, needs_grad, write_out
@@ -748,6 +750,10 @@ def _scaled(other, alpha):
 @export
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other."""
+    if type(other) is SparseCooTensor or type(input) is SparseCooTensor:
+        if out is not None:
+            raise NotImplementedError("add: out= is not supported with sparse operands")
+        return input.add(other, alpha=alpha)
     return _add_plain(input, _scaled(other, alpha), out=out)
 
 
@@ -757,10 +763,35 @@ def sub(input, other, *, alpha=1, out=None):
     return _sub_plain(input, _scaled(other, alpha), out=out)
 
 
-method("add", lambda self, other, *, alpha=1: _add_meth(self, _scaled(other, alpha)))
-method("sub", lambda self, other, *, alpha=1: _sub_meth(self, _scaled(other, alpha)))
-method("add_", lambda self, other, *, alpha=1: _add_inplace(self, _scaled(other, alpha)))
-method("sub_", lambda self, other, *, alpha=1: _sub_inplace(self, _scaled(other, alpha)))
+def _add_m(self, other, *, alpha=1):
+    if type(other) is SparseCooTensor:
+        return _sparse.dense_add(self, other, alpha, False)
+    return _add_meth(self, _scaled(other, alpha))
+
+
+def _sub_m(self, other, *, alpha=1):
+    if type(other) is SparseCooTensor:
+        return _sparse.dense_add(self, other, -alpha, False)
+    return _sub_meth(self, _scaled(other, alpha))
+
+
+def _add_i(self, other, *, alpha=1):
+    if type(other) is SparseCooTensor:
+        return _sparse.dense_add(self, other, alpha, True)
+    return _add_inplace(self, _scaled(other, alpha))
+
+
+def _sub_i(self, other, *, alpha=1):
+    if type(other) is SparseCooTensor:
+        return _sparse.dense_add(self, other, -alpha, True)
+    return _sub_inplace(self, _scaled(other, alpha))
+
+
+# a sparse other (a sparse gradient) adds into a dense result, as in PyTorch; the sparse class has its own methods
+method("add", _add_m)
+method("sub", _sub_m)
+method("add_", _add_i)
+method("sub_", _sub_i)
 export(sub, name="subtract")
 method("subtract", Tensor.sub)
 method("subtract_", Tensor.sub_)

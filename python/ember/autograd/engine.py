@@ -45,7 +45,9 @@ def _accumulate(acc, g, create_graph):
             r = fn(g)
             if r is not None:
                 g = r
-    if var.grad is None:
+    if g.is_sparse or (var.grad is not None and var.grad.is_sparse):
+        _accumulate_sparse(var, g)
+    elif var.grad is None:
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
             # a zero-size g counts as contiguous whatever its strides (zero ones too): clone it
@@ -62,6 +64,19 @@ def _accumulate(acc, g, create_graph):
     if post:
         for fn in list(post.values()):
             fn(var)
+
+
+def _accumulate_sparse(var, g):
+    """A sparse gradient (nn.Embedding(sparse=True)) is kept sparse, as in PyTorch: stored as it comes (the
+    engine made it for this leaf alone), added to a sparse .grad by concatenating index columns, added into a
+    dense .grad in place; a dense gradient reaching a sparse .grad gives a dense sum."""
+    old = var.grad
+    if old is None:
+        var.grad = g
+    elif not old.is_sparse:
+        old.add_(g)
+    else:
+        var.grad = old + g
 
 
 def _grad_in_layout_of(var, g):
@@ -91,7 +106,10 @@ def _zero_grads(params, set_to_none):
                 g.detach_()
             else:
                 g.requires_grad_(False)
-            _C.fill_(g, 0)
+            if g.is_sparse:
+                g.zero_()
+            else:
+                _C.fill_(g, 0)
 
 
 def _graph(roots):

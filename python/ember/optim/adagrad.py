@@ -32,6 +32,7 @@ class Adagrad(Optimizer):
     """
 
     _group_defaults_on_load = dict(foreach=None, maximize=False, differentiable=False, fused=None)
+    _sparse_grad_error = None  # sparse gradients take PyTorch's sparse update (_sparse_step)
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -71,8 +72,34 @@ class Adagrad(Optimizer):
         """
         loss = _closure_loss(closure)
         for group, params, grads in self._groups_with_grads():
+            params, grads, sparse_params, sparse_grads = self._split_sparse(group, params, grads)
+            if sparse_params:
+                self._sparse_step(group, sparse_params, sparse_grads)
+            if not params:
+                continue
             sums, steps = self._state_lists(group, params, "sum", "step")
             _C._adagrad_(params, grads, sums, steps, _as_float(group["lr"]), float(group["lr_decay"]),
                          _as_float(group["weight_decay"], "weight_decay"), float(group["eps"]),
                          bool(group["maximize"]))
         return loss
+
+    def _sparse_step(self, group, params, grads):
+        """PyTorch's update for sparse gradients (nn.Embedding(sparse=True)): the sum of squares and the
+        parameter change only at the coalesced gradient's rows."""
+        if _as_float(group["weight_decay"], "weight_decay") != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        lr, lr_decay, eps = _as_float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
+            if len(state) == 0:
+                self._init_state(p, group)
+        for p, grad, state in zip(params, grads, states):
+            state["step"].add_(1)
+            step = state["step"].item()
+            grad = (-grad if group["maximize"] else grad).coalesce()
+            clr = lr / (1 + (step - 1) * lr_decay)
+            values = grad._values()
+            state_sum = state["sum"]
+            state_sum.add_(grad._with(values.pow(2)))
+            std = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
+            p.detach().add_(grad._with(values / std), alpha=-clr)

@@ -159,7 +159,8 @@ class LBFGS(Optimizer):
 
     def _gather_flat_grad(self):
         """All gradients as one new flat vector (zeros for parameters without a gradient)."""
-        return cat([p.new_zeros(p.numel()) if p.grad is None else p.grad.reshape(-1) for p in self._params], 0)
+        return cat([p.new_zeros(p.numel()) if p.grad is None else
+                    (p.grad.to_dense() if p.grad.is_sparse else p.grad).reshape(-1) for p in self._params], 0)
 
     def _add_grad(self, step_size, update):
         """params += step_size * update, update being a flat vector over all parameters."""

@@ -161,6 +161,8 @@ class Optimizer:
 
     # Options a param group saved before they existed lacks; __setstate__ (so also load_state_dict) adds them.
     _group_defaults_on_load = {}
+    # What step() raises for a sparse gradient (nn.Embedding(sparse=True)); None where the algorithm takes them.
+    _sparse_grad_error = "{name} does not support sparse gradients"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -293,7 +295,19 @@ class Optimizer:
         for group in self.param_groups:
             params, grads = _params_with_grad(group)
             if params:
+                if self._sparse_grad_error is not None:
+                    for g in grads:
+                        if g.is_sparse:
+                            raise RuntimeError(self._sparse_grad_error.format(name=type(self).__name__))
                 yield group, params, grads
+
+    def _split_sparse(self, group, params, grads):
+        """(dense params, dense grads, sparse params, sparse grads) of a group, for algorithms that take both."""
+        if not any(g.is_sparse for g in grads):
+            return params, grads, (), ()
+        dense = [(p, g) for p, g in zip(params, grads) if not g.is_sparse]
+        sparse = [(p, g) for p, g in zip(params, grads) if g.is_sparse]
+        return [p for p, _ in dense], [g for _, g in dense], [p for p, _ in sparse], [g for _, g in sparse]
 
     def _state_lists(self, group, params, *keys):
         """Per key, the list of state[key] over params, in order (the buffers a fused kernel takes). A key of

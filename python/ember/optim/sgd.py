@@ -34,6 +34,8 @@ class SGD(Optimizer):
 
     _group_defaults_on_load = dict(nesterov=False, maximize=False, foreach=None, differentiable=False, fused=False)
 
+    _sparse_grad_error = None  # sparse gradients take PyTorch's sparse update (_sparse_step)
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
         _check_lr(lr)
@@ -57,6 +59,11 @@ class SGD(Optimizer):
         """
         loss = _closure_loss(closure)
         for group, params, grads in self._groups_with_grads():
+            params, grads, sparse_params, sparse_grads = self._split_sparse(group, params, grads)
+            if sparse_params:
+                self._sparse_step(group, sparse_params, sparse_grads)
+            if not params:
+                continue
             momentum = group["momentum"]
             buffers, fresh = [], []
             if momentum != 0:
@@ -73,3 +80,23 @@ class SGD(Optimizer):
                 if new:
                     self.state[p]["momentum_buffer"] = buf
         return loss
+
+    def _sparse_step(self, group, params, grads):
+        """PyTorch's update for sparse gradients (nn.Embedding(sparse=True)), in sparse arithmetic: the momentum
+        buffer stays sparse (index columns accumulate), the parameter changes only where a buffer has entries."""
+        lr, momentum = _as_float(group["lr"]), float(group["momentum"])
+        dampening, nesterov = float(group["dampening"]), bool(group["nesterov"])
+        if _as_float(group["weight_decay"], "weight_decay") != 0:
+            # as PyTorch: weight decay adds the dense parameter to the sparse gradient
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+        for p, grad in zip(params, grads):
+            d_p = -grad if group["maximize"] else grad
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = d_p.clone().detach()
+                else:
+                    buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
+                d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
+            p.detach().add_(d_p, alpha=-lr)

@@ -1,12 +1,9 @@
 """SparseAdam: Adam restricted to the entries a sparse gradient holds (dense parameters, sparse gradients).
 
-PyTorch's SparseAdam accepts only gradients of sparse layout (``grad.is_sparse``, as produced by
-``nn.Embedding(sparse=True)``) and refuses dense ones with ``RuntimeError: SparseAdam does not support dense
-gradients, please consider Adam instead``. Ember has no sparse tensors: every gradient it computes is dense
-(``Embedding(sparse=True)`` included), so ``step()`` raises that same error whenever a parameter has a gradient,
-exactly as PyTorch does for a dense gradient. Construction, validation, ``state_dict`` and closures behave as in
-PyTorch. The masked update itself (:func:`_sparse_adam_update`) works on a coalesced ``(indices, values)``
-pair and is what ``step()`` applies to any gradient that reports ``is_sparse``.
+As PyTorch's, it accepts only gradients of sparse COO layout (``grad.is_sparse``, as ``nn.Embedding(sparse=True)``
+produces them) and refuses dense ones with ``RuntimeError: SparseAdam does not support dense gradients, please
+consider Adam instead``. The masked update (:func:`_sparse_adam_update`) works on the coalesced gradient's
+``(indices, values)``: moments and parameter change only at the rows the gradient holds.
 """
 import math
 
@@ -53,8 +50,7 @@ class SparseAdam(Optimizer):
         v = beta2 * v + (1 - beta2) * g * g
         p = p - lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
 
-    Ember computes dense gradients only, and, like PyTorch given a dense gradient, ``step()`` raises
-    ``RuntimeError`` for them (use :class:`Adam`); see the module docstring.
+    A dense gradient makes ``step()`` raise ``RuntimeError`` (use :class:`Adam`), as in PyTorch.
 
     Args:
         params (iterable): dense tensors to optimize, or dicts defining parameter groups.
@@ -95,7 +91,7 @@ class SparseAdam(Optimizer):
             closure (Callable, optional): a closure that reevaluates the model and returns the loss.
 
         Raises:
-            RuntimeError: a parameter has a dense gradient (in Ember, any gradient).
+            RuntimeError: a parameter has a dense gradient.
         """
         loss = _closure_loss(closure)
         for group in self.param_groups:

@@ -16,7 +16,8 @@ class Embedding(Module):
 
     padding_idx: that row starts at zero and gets no gradient. max_norm: rows looked up are renormalised in place
     to norm <= max_norm. scale_grad_by_freq: gradients are divided by how often each index occurs in the batch.
-    sparse=True is accepted, but Ember has no sparse tensors: the weight gradient is dense (same values).
+    sparse=True: the weight gradient is a sparse COO tensor (one row per lookup, as in PyTorch), for
+    optim.SparseAdam, SGD or Adagrad.
     """
 
     __constants__ = ["num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq",
