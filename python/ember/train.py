@@ -8,6 +8,13 @@ ship with Ember and a small MLP, needs no network and reaches about 97% test acc
     ember-train                                   # digits, MLP, 20 epochs
     ember-train --dataset cifar10 --data-dir ./data --model resnet18 --epochs 30 --lr 0.05
     ember-train --epochs 30 --resume              # continue the previous run in --out
+    ember-run --nproc-per-node 2 -m ember.train   # data-parallel over 2 processes
+
+Started by the launcher (``ember-run`` / ``python -m ember.distributed.run``) with WORLD_SIZE > 1, it trains
+data-parallel: each rank initialises the process group, wraps the model in DistributedDataParallel and reads
+its share of each epoch through a DistributedSampler (``--batch-size`` is per rank); the test set is split
+across the ranks and the metrics are summed over all of them. Rank 0 alone prints, draws the curves and writes
+the checkpoint (the bare model's state_dict, so a checkpoint resumes with any number of processes).
 """
 import argparse
 import json
@@ -17,7 +24,7 @@ import time
 
 import ember
 from ember import nn
-from ember.utils.data import DataLoader
+from ember.utils.data import DataLoader, DistributedSampler, Subset
 from ember.utils.plot import plot_curves
 from ember.vision import datasets, models, transforms
 
@@ -120,9 +127,21 @@ class Progress:
         self.stream.flush()
 
 
-def train_epoch(model, loader, optimizer, loss_fn, desc):
+class _Quiet:
+    """The stream of the ranks other than 0: their progress is not shown."""
+
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+
+def train_epoch(model, loader, optimizer, loss_fn, desc, reduce=None, stream=None):
+    """One pass over loader; returns (mean loss, accuracy %). reduce, in data-parallel runs, sums the
+    (loss, correct, count) totals over the ranks."""
     model.train()
-    bar = Progress(len(loader), desc)
+    bar = Progress(len(loader), desc, stream=stream)
     correct = total = 0
     loss_sum = 0.0
     for x, y in loader:
@@ -138,10 +157,13 @@ def train_epoch(model, loader, optimizer, loss_fn, desc):
         total += n
         bar.update(n, value)
     bar.close()
+    if reduce is not None:
+        loss_sum, correct, total = reduce(loss_sum, correct, total)
     return loss_sum / total, 100.0 * correct / total
 
 
-def evaluate(model, loader, loss_fn):
+def evaluate(model, loader, loss_fn, reduce=None):
+    """Mean loss and accuracy % over loader (summed over the ranks by reduce in data-parallel runs)."""
     model.eval()
     correct = total = 0
     loss_sum = 0.0
@@ -151,7 +173,50 @@ def evaluate(model, loader, loss_fn):
             loss_sum += loss_fn(out, y).item() * y.shape[0]
             correct += int((out.argmax(1) == y).sum().item())
             total += y.shape[0]
+    if reduce is not None:
+        loss_sum, correct, total = reduce(loss_sum, correct, total)
     return loss_sum / total, 100.0 * correct / total
+
+
+class _DataParallel:
+    """The data-parallel side of a run started by the launcher with WORLD_SIZE > 1 (from_env: None otherwise)."""
+
+    def __init__(self, dist):
+        self.dist = dist
+        self.rank = dist.get_rank()
+        self.world = dist.get_world_size()
+
+    @classmethod
+    def from_env(cls):
+        raw = os.environ.get("WORLD_SIZE", "1")
+        try:
+            world = int(raw)
+        except ValueError:
+            raise SystemExit("ember-train: WORLD_SIZE=%r is not an integer" % raw) from None
+        if world <= 1:
+            return None
+        try:
+            import ember.distributed as dist
+            dist.init_process_group()
+        except (ImportError, RuntimeError, ValueError) as e:
+            raise SystemExit("ember-train: WORLD_SIZE=%d asks for data-parallel training, but the process group "
+                             "could not be initialised: %s" % (world, e)) from None
+        return cls(dist)
+
+    def sum(self, *values):
+        """Sums the numbers over the ranks (in float64, exact for the counts)."""
+        t = ember.tensor([float(v) for v in values], dtype=ember.float64)
+        self.dist.all_reduce(t)
+        return t.tolist()
+
+    def sync_buffers(self, model):
+        """Rank 0's buffers (e.g. BatchNorm statistics) everywhere, as evaluated and saved."""
+        for b in model.buffers():
+            self.dist.broadcast(b, src=0)
+
+    def close(self):
+        self.dist.barrier()
+        self.dist.destroy_process_group()
 
 
 def make_optimizer(name, params, lr, momentum, weight_decay):
@@ -205,6 +270,17 @@ def run(argv=None):
     """Parses argv like the command line, trains, and returns the per-epoch history dict."""
     args = parse_args(argv)
     device = resolve_device(args.device)
+    dp = _DataParallel.from_env()
+    history = _run(args, device, dp)
+    if dp is not None:
+        # not on an error: the launcher then ends the job, where a barrier would wait for the failed rank
+        dp.close()
+    return history
+
+
+def _run(args, device, dp):
+    main_rank = dp is None or dp.rank == 0
+    say = print if main_rank else (lambda *a, **k: None)
     ember.manual_seed(args.seed)
     train_set, test_set, channels, size, num_classes = build_data(args)
     model = build_model(args.model, channels, size, num_classes)
@@ -213,9 +289,18 @@ def run(argv=None):
                  if args.schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss()
     shuffle_gen = ember.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=shuffle_gen,
-                              num_workers=args.workers, persistent_workers=args.workers > 0)
-    test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
+    sampler = None
+    if dp is None:
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=shuffle_gen,
+                                  num_workers=args.workers, persistent_workers=args.workers > 0)
+        test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
+    else:
+        # each epoch's permutation (seed + epoch) is split across the ranks; the test set in disjoint strides
+        sampler = DistributedSampler(train_set, num_replicas=dp.world, rank=dp.rank, shuffle=True, seed=args.seed)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
+                                  num_workers=args.workers, persistent_workers=args.workers > 0)
+        test_loader = DataLoader(Subset(test_set, range(dp.rank, len(test_set), dp.world)), batch_size=256,
+                                 num_workers=args.workers)
     history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, CHECKPOINT)
@@ -238,23 +323,37 @@ def run(argv=None):
         shuffle_gen.set_state(ckpt["shuffle_state"])
         history = {k: list(v) for k, v in ckpt["history"].items()}
         start = ckpt["epoch"] + 1
-        print("resumed from %s after epoch %d" % (path, ckpt["epoch"]))
+        say("resumed from %s after epoch %d" % (path, ckpt["epoch"]))
 
     n_params = sum(p.numel() for p in model.parameters())
-    print("ember-train: %s on %s (%d train / %d test samples), %d parameters, device %s"
-          % (args.model, args.dataset, len(train_set), len(test_set), n_params, device))
+    say("ember-train: %s on %s (%d train / %d test samples), %d parameters, device %s%s"
+        % (args.model, args.dataset, len(train_set), len(test_set), n_params, device,
+           "" if dp is None else ", data-parallel over %d processes (batch %d per process)"
+           % (dp.world, args.batch_size)))
+    net, reduce, stream = model, None, None
+    if dp is not None:
+        from ember.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model)
+        reduce = dp.sum
+        stream = None if main_rank else _Quiet()
     for epoch in range(start, args.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, train_loader, optimizer, loss_fn,
-                                            "epoch %d/%d" % (epoch, args.epochs))
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        train_loss, train_acc = train_epoch(net, train_loader, optimizer, loss_fn,
+                                            "epoch %d/%d" % (epoch, args.epochs), reduce=reduce, stream=stream)
         if scheduler is not None:
             scheduler.step()
-        test_loss, test_acc = evaluate(model, test_loader, loss_fn)
+        if dp is not None:
+            dp.sync_buffers(model)
+        test_loss, test_acc = evaluate(model, test_loader, loss_fn, reduce=reduce)
         for key, value in zip(("train_loss", "train_acc", "test_loss", "test_acc"),
                               (train_loss, train_acc, test_loss, test_acc)):
             history[key].append(value)
-        print("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.2fs"
-              % (epoch, args.epochs, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - t0))
+        say("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.2fs"
+            % (epoch, args.epochs, train_loss, train_acc, test_loss, test_acc, time.perf_counter() - t0))
+        if not main_rank:
+            continue
         ember.save({"epoch": epoch, "args": {"dataset": args.dataset, "model": args.model},
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -262,11 +361,12 @@ def run(argv=None):
                     "history": history}, ckpt_path)
         _write_reports(args.out, history)
     if not history["test_acc"]:
-        print("nothing to do: --epochs %d" % args.epochs)
+        say("nothing to do: --epochs %d" % args.epochs)
         return history
-    _write_reports(args.out, history)
-    print("final test accuracy %.2f%%; checkpoint %s; curves %s"
-          % (history["test_acc"][-1], ckpt_path, os.path.join(args.out, PLOT)))
+    if main_rank:
+        _write_reports(args.out, history)
+    say("final test accuracy %.2f%%; checkpoint %s; curves %s"
+        % (history["test_acc"][-1], ckpt_path, os.path.join(args.out, PLOT)))
     return history
 
 
