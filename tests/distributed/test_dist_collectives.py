@@ -195,6 +195,18 @@ def _worker():
         p.mul_(rank + 1)
     dist.broadcast(p, src=1)
     check(p.detach().tolist() == [2.0, 2.0, 2.0], "broadcast of a requires_grad tensor")
+    # group_src / group_dst, barrier timeouts, LOCAL_RANK
+    t = ember.full((2,), float(rank))
+    dist.broadcast(t, group_src=1)
+    check(t.tolist() == [1.0, 1.0], "broadcast group_src")
+    raises(ValueError, "not both", lambda: dist.broadcast(t, src=1, group_src=1), "src and group_src")
+    t = ember.ones(2)
+    dist.reduce(t, group_dst=0)
+    check(t.tolist() == ([2.0, 2.0] if rank == 0 else [1.0, 1.0]), "reduce group_dst")
+    from datetime import timedelta
+    dist.barrier(timeout=timedelta(seconds=30))
+    dist.monitored_barrier(timeout=timedelta(seconds=30), wait_all_ranks=True)
+    check(dist.get_node_local_rank() == rank, "get_node_local_rank")
     # groups
     g = dist.new_group([1])
     if rank == 1:

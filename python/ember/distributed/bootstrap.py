@@ -54,12 +54,8 @@ def _register(rank):
 
 
 def _abort(rank, code):
-    mpi = sys.modules.get("mpi4py.MPI")
-    try:
-        if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
-            mpi.COMM_WORLD.Abort(code)
-    finally:
-        os._exit(code)
+    from ember.distributed._mpi import abort_job
+    abort_job(code)
 
 
 def main(argv=None):

@@ -90,8 +90,8 @@ def _op(MPI, op, np_dtype, name):
     return {"SUM": MPI.SUM, "PRODUCT": MPI.PROD, "MIN": MPI.MIN, "MAX": MPI.MAX}[op.name], None
 
 
-def _finish(pg, name, requests, finish, outputs, async_op, status=None, keep=()):
-    work = Work(name, pg, requests, finish, outputs, status, keep)
+def _finish(pg, name, requests, finish, outputs, async_op, status=None, keep=(), timeout=None):
+    work = Work(name, pg, requests, finish, outputs, status, keep, timeout)
     if async_op:
         return work
     work.wait()
@@ -99,9 +99,10 @@ def _finish(pg, name, requests, finish, outputs, async_op, status=None, keep=())
 
 
 def _root(pg, rank, group_rank, name, what):
+    """The group rank of the root given as a global rank (``rank``) or a group rank (``group_rank``)."""
     if group_rank is not None:
-        if rank is not None and pg.global_ranks.index(rank) != group_rank if rank in pg.global_ranks else False:
-            raise ValueError("%s: %s and group_%s disagree" % (name, what, what))
+        if rank is not None:
+            raise ValueError("%s: give %s or group_%s, not both" % (name, what, what))
         if not 0 <= int(group_rank) < pg.size():
             raise ValueError("%s: group_%s %d is out of range for a group of size %d"
                              % (name, what, group_rank, pg.size()))
@@ -157,12 +158,28 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     return _finish(pg, name, [req], finish, [tensor], async_op, keep=(buf,))
 
 
-def barrier(group=None, async_op=False, device_ids=None):
-    """Blocks until every rank of the group entered the barrier (bounded by the group's timeout)."""
+def barrier(group=None, async_op=False, device_ids=None, timeout=None):
+    """Blocks until every rank of the group entered the barrier (bounded by ``timeout``, a timedelta or
+    seconds, else the group's timeout)."""
     pg = _resolve(group, "barrier")
     if pg is None:
         return None
-    return _finish(pg, "barrier", [pg.comm.Ibarrier()], None, [], async_op)
+    return _finish(pg, "barrier", [pg.comm.Ibarrier()], None, [], async_op, timeout=_seconds(timeout))
+
+
+def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
+    """A barrier that raises (naming the op and this rank) when the others do not arrive within ``timeout``."""
+    pg = _resolve(group, "monitored_barrier")
+    if pg is None:
+        return None
+    return _finish(pg, "monitored_barrier", [pg.comm.Ibarrier()], None, [], False, timeout=_seconds(timeout))
+
+
+def _seconds(timeout):
+    if timeout is None:
+        return None
+    from .process_group import _timeout_seconds
+    return _timeout_seconds(timeout)
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):

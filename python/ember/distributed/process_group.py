@@ -158,12 +158,8 @@ def _install_excepthook(rank):
         try:
             sys.stderr.write("[rank %d] uncaught exception; aborting the MPI job:\n" % rank)
             sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
-            sys.stderr.flush()
-            mpi = _mpi.mpi_if_loaded()
-            if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
-                mpi.COMM_WORLD.Abort(1)
         finally:
-            os._exit(1)
+            _mpi.abort_job(1)
 
     hook.ember_distributed = True
     if not getattr(prev, "ember_distributed", False):
@@ -260,7 +256,7 @@ def _free(pg):
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
-              group_desc=None, device_id=None):
+              group_desc=None, device_id=None, sort_ranks=True):
     """A group of some global ranks; every rank of the world must call it (as in torch). Returns
     GroupMember.NON_GROUP_MEMBER on ranks outside the group."""
     world = _default("new_group")
@@ -269,7 +265,9 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     seconds = world.timeout if timeout is None else _timeout_seconds(timeout)
     if ranks is None:
         ranks = list(range(world.size()))
-    ranks = sorted(int(r) for r in ranks)
+    ranks = [int(r) for r in ranks]
+    if sort_ranks:
+        ranks.sort()
     if len(set(ranks)) != len(ranks):
         raise ValueError("new_group: ranks %s contain duplicates" % ranks)
     for r in ranks:
@@ -366,6 +364,17 @@ def get_global_rank(group, group_rank):
     if not 0 <= group_rank < pg.size():
         raise ValueError("group rank %d is out of range for a group of size %d" % (group_rank, pg.size()))
     return pg.global_ranks[group_rank]
+
+
+def get_node_local_rank(fallback_rank=None):
+    """LOCAL_RANK set by the launcher (or fallback_rank)."""
+    value = os.environ.get("LOCAL_RANK")
+    if value is not None:
+        return int(value)
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment (start the ranks with ember-run) and no "
+                       "fallback_rank was given")
 
 
 def get_default_group():

@@ -217,6 +217,8 @@ def _pump(src, dst, tail):
 def _run_once(cmd, run_dir):
     """Runs mpiexec; returns (exit status, names of the ranks MPI reported as killed)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    if threading.current_thread() is threading.main_thread():  # a SIGTERM to ember-run ends the ranks too
+        signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM))
     tail = [b""]
     pump = threading.Thread(target=_pump, args=(proc.stdout, getattr(sys.stdout, "buffer", sys.stdout), tail),
                             daemon=True)

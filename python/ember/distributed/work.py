@@ -27,8 +27,9 @@ _abandoned = []  # works whose wait() timed out while their requests were in fli
 class Work:
     """Returned by a collective called with ``async_op=True``: ``wait()``, ``is_completed()``, ``result()``."""
 
-    def __init__(self, op_name, pg, requests, finish=None, outputs=(), status=None, keep=()):
+    def __init__(self, op_name, pg, requests, finish=None, outputs=(), status=None, keep=(), timeout=None):
         self._op = op_name
+        self._timeout = pg.timeout if timeout is None else timeout  # seconds
         self._pg = pg
         self._requests = list(requests)
         self._finish = finish
@@ -42,7 +43,7 @@ class Work:
 
     def _describe(self):
         return ("ember.distributed: %s timed out after %.1f s on rank %d (group of size %d, backend %s): a peer "
-                "did not join the collective or is stuck" % (self._op, self._pg.timeout, self._pg.global_rank,
+                "did not join the collective or is stuck" % (self._op, self._timeout, self._pg.global_rank,
                                                              self._pg.size(), self._pg.backend))
 
     def _complete(self):
@@ -69,7 +70,7 @@ class Work:
         if self._done:
             return True
         if timeout is None:
-            deadline = self._start + self._pg.timeout
+            deadline = self._start + self._timeout
         else:
             deadline = time.monotonic() + (timeout.total_seconds() if hasattr(timeout, "total_seconds")
                                            else float(timeout))
