@@ -185,7 +185,6 @@ class DistributedDataParallel(Module):
                                "that requires a gradient.")
         self._param_names = [n for n, _ in named]
         self._params = [p for _, p in named]
-        self._index = {id(p): i for i, p in enumerate(self._params)}
         devices = {str(p.device) for p in module.parameters()}
         self._module_device = None
         if any(d.startswith("cuda") for d in devices):
@@ -220,8 +219,8 @@ class DistributedDataParallel(Module):
             cap = first = max(int(bucket_cap_mb * _MB), 1)
         self.bucket_bytes_cap = cap
 
-        self._verify_same_model()
-        if init_sync:
+        if init_sync:  # as in PyTorch, every collective of the construction is behind init_sync
+            self._verify_same_model()
             self._broadcast_states(list(module.parameters()) + (list(module.buffers()) if init_sync_buffers else []))
 
         with no_grad():
