@@ -88,21 +88,70 @@ def test_collective_timeout_names_op_and_rank():
     assert secs < 30, secs
 
 
-def test_world_size_without_launcher_is_a_clear_error():
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def test_separately_started_processes_rendezvous_over_tcp():
+    """Two plain `python` processes (no launcher) with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT form one job."""
     pytest.importorskip("mpi4py")
-    code, out, _ = _run([sys.executable, "-c", "import ember.distributed as d; d.init_process_group('gloo')"],
-                        RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT="29513")
+    env = _clean_env(EMBER_DIST_TEST_WORKER="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=_free_port())
+    procs = [subprocess.Popen([sys.executable, HERE, "plain"], env=dict(env, RANK=str(r)), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for r in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=LIMIT)[0])
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
+    for r, (p, out) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, out
+        assert "PLAIN rank %d of 2 sum 3.0" % r in out, out
+
+
+def test_missing_peer_times_out_at_rendezvous():
+    pytest.importorskip("mpi4py")
+    code, out, secs = _run([sys.executable, HERE, "alone"], RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                           MASTER_PORT=_free_port())
     assert code != 0
-    assert "not started by an MPI launcher" in out and "ember-run --nproc-per-node=2" in out, out
+    assert "[rank 0] init_process_group: not all 2 ranks joined the rendezvous" in out, out
+    assert secs < 30
 
 
-def test_spawn_tutorial_pattern_gets_the_launcher_error():
-    """ember.multiprocessing.spawn + init_process_group(rank=r, world_size=2): MPICH singletons cannot connect
-    (MPI_Comm_join/accept fail between them), so each child gets the error pointing at ember-run."""
+def test_world_size_after_mpi_was_initialised_is_a_clear_error():
     pytest.importorskip("mpi4py")
-    code, out, _ = _run([sys.executable, HERE, "spawn"])
-    assert code == 0, out
-    assert "SPAWN-ERROR" in out and "ember-run" in out and "mpiexec -n 2" in out, out
+    code, out, _ = _run([sys.executable, "-c", "from mpi4py import MPI; import ember.distributed as d; "
+                         "d.init_process_group('gloo')"], RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                        MASTER_PORT="29513")
+    assert code != 0
+    assert "alone in its MPI job" in out and "ember-run --nproc-per-node=2" in out, out
+
+
+def test_rendezvous_needs_master_addr():
+    pytest.importorskip("mpi4py")
+    code, out, _ = _run([sys.executable, "-c", "import ember.distributed as d; d.init_process_group('gloo', "
+                         "rank=0, world_size=2)"])
+    assert code != 0 and "environment variable MASTER_ADDR expected, but not set" in out, out
+
+
+@pytest.mark.parametrize("mode", ["spawn", "spawn-raise"])
+def test_spawn_tutorial_pattern(mode):
+    """ember.multiprocessing.spawn + init_process_group("gloo", rank=r, world_size=2), MASTER_ADDR/PORT set in
+    the parent (the DDP tutorial); an exception in one child makes spawn raise, naming the process."""
+    pytest.importorskip("mpi4py")
+    code, out, secs = _run([sys.executable, HERE, mode], MASTER_ADDR="127.0.0.1", MASTER_PORT=_free_port())
+    if mode == "spawn":
+        assert code == 0, out
+        assert "SPAWNED rank 0 sum 3.0" in out and "SPAWNED rank 1 sum 3.0" in out, out
+    else:
+        assert code != 0
+        assert "Process 1 terminated with the following error" in out and "boom in a spawned rank" in out, out
+        assert secs < 30
 
 
 def test_nccl_without_cuda_names_what_is_missing():
@@ -155,14 +204,17 @@ def test_import_does_not_import_mpi4py():
 
 # ------------------------------------------------------------------------------------------------ the worker
 
-def _spawned(i):
+def _spawned(i, fail):
+    import ember
     import ember.distributed as dist
-    try:
-        dist.init_process_group("gloo", rank=i, world_size=2)
-    except RuntimeError as e:
-        print("SPAWN-ERROR rank %d: %s" % (i, e), flush=True)
-        return
-    raise AssertionError("init_process_group should have failed in a spawned child")
+    dist.init_process_group("gloo", rank=i, world_size=2)
+    t = ember.ones(2) * (i + 1)
+    dist.all_reduce(t)
+    print("SPAWNED rank %d sum %s" % (dist.get_rank(), t[0].item()), flush=True)
+    if fail and i == 1:
+        raise ValueError("boom in a spawned rank")
+    dist.barrier()  # rank 0 waits here when rank 1 failed: spawn must end it
+    dist.destroy_process_group()
 
 
 def _worker(mode):
@@ -172,9 +224,16 @@ def _worker(mode):
     import ember
     import ember.distributed as dist
 
-    if mode == "spawn":
+    if mode.startswith("spawn"):
         import ember.multiprocessing as mp
-        mp.spawn(_spawned, nprocs=2)
+        mp.spawn(_spawned, args=(mode == "spawn-raise",), nprocs=2)
+        return
+    if mode in ("plain", "alone"):
+        dist.init_process_group("gloo", timeout=timedelta(seconds=3) if mode == "alone" else None)
+        t = ember.ones(2) * (dist.get_rank() + 1)
+        dist.all_reduce(t)
+        print("PLAIN rank %d of %d sum %s" % (dist.get_rank(), dist.get_world_size(), t[0].item()), flush=True)
+        dist.destroy_process_group()
         return
     dist.init_process_group("mpi", timeout=timedelta(seconds=1) if mode == "timeout" else None)
     rank = dist.get_rank()

@@ -1,10 +1,12 @@
 """Process groups over MPI communicators: init_process_group, destroy_process_group, new_group and queries.
 
-Rendezvous is MPI's own: the ranks are the processes mpiexec (or ``ember-run``) started. ``env://`` variables
-(RANK, WORLD_SIZE, and the launcher's PMI_RANK/PMI_SIZE or OMPI_COMM_WORLD_RANK/SIZE) are checked against
-MPI.COMM_WORLD rather than used to connect: MPICH processes started without a launcher ("singletons") cannot
-join one another (MPI_Comm_join / MPI_Comm_accept between singletons fail in MPICH 5, pmodels/mpich#7805), so
-such a process asking for WORLD_SIZE > 1 gets an error telling it to start through the launcher.
+Two ways to form the world:
+- started by an MPI launcher (ember-run, mpiexec): the ranks are MPI's; RANK/WORLD_SIZE (environment or
+  arguments) and the launcher's PMI_RANK/PMI_SIZE or OMPI_COMM_WORLD_RANK/SIZE are checked against
+  MPI.COMM_WORLD;
+- started separately (ember.multiprocessing.spawn, several shells) with world_size > 1, rank, MASTER_ADDR and
+  MASTER_PORT (env:// or tcp://host:port): a TCP rendezvous (rendezvous.py: rank 0 serves MPICH's PMI-1
+  protocol on MASTER_ADDR:MASTER_PORT) makes them one MPI job before MPI is initialised.
 """
 import os
 import sys
@@ -59,6 +61,8 @@ class _State:
     default = None  # ProcessGroup of the whole world
     groups = []
     prev_excepthook = None
+    rendezvous = False  # MPI was initialised through the TCP rendezvous (finalised by destroy_process_group)
+    rendezvous_server = None
 
 
 _state = _State()
@@ -115,6 +119,76 @@ def _launcher_rank_size():
         if os.environ.get(r) is not None:
             return _env_int(r), (_env_int(s) if s else None), r
     return None, None, None
+
+
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_FD", "PMI_PORT", "PMI_ID", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "HYDI_CONTROL_FD")
+
+
+def _under_mpi_launcher():
+    return any(v in os.environ for v in _LAUNCHER_VARS)
+
+
+def _master_endpoint(init_method):
+    if init_method and init_method.startswith("tcp://"):
+        host, _, port = init_method[len("tcp://"):].split("/")[0].rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError("init_method %r: expected tcp://host:port" % init_method)
+        return host.strip("[]"), int(port)
+    for var in ("MASTER_ADDR", "MASTER_PORT"):
+        if not os.environ.get(var):
+            raise ValueError("Error initializing ember.distributed using env:// rendezvous: environment variable "
+                             "%s expected, but not set (or start the ranks with ember-run / mpiexec)" % var)
+    port = _env_int("MASTER_PORT")
+    return os.environ["MASTER_ADDR"], port
+
+
+def _tcp_rendezvous(rank, size, init_method, seconds):
+    """Makes this separately started process rank ``rank`` of a ``size``-process MPI job (see rendezvous.py),
+    then initialises MPI. Returns mpi4py.MPI."""
+    import socket
+    import subprocess
+    import time
+
+    host, port = _master_endpoint(init_method)
+    try:
+        import mpi4py
+    except ImportError as e:
+        raise ImportError(_mpi._INSTALL_HINT) from e
+    deadline = time.monotonic() + seconds
+    if rank == 0:
+        bind = host if host in ("127.0.0.1", "localhost", "::1") else ""
+        from . import rendezvous
+        # the server reports ranks missing after the timeout (MPI_Init holds the GIL: no watchdog thread here)
+        server = subprocess.Popen([sys.executable, os.path.abspath(rendezvous.__file__), str(port), str(size),
+                                   bind, str(seconds), str(os.getpid())], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, start_new_session=True)
+        line = server.stdout.readline()
+        if b"LISTENING" not in line:
+            server.wait()
+            raise RuntimeError("init_process_group: rank 0 could not listen on MASTER_PORT %d for the rendezvous "
+                               "(port in use?)" % port)
+        _state.rendezvous_server = server
+    else:
+        while True:  # wait until rank 0's rendezvous listens (MPICH's PMI client does not retry)
+            try:
+                socket.create_connection((host, port), timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("init_process_group: rank %d could not reach the rendezvous of rank 0 at "
+                                       "%s:%d within %.0f s" % (rank, host, port, seconds)) from None
+                time.sleep(0.05)
+
+    os.environ["PMI_PORT"] = "%s:%d" % (host, port)
+    os.environ["PMI_ID"] = str(rank)
+    mpi4py.rc.finalize = False  # MPI_Finalize runs in destroy_process_group (a failed rank must not block in it)
+    try:
+        MPI = _mpi.load_mpi()
+    finally:
+        os.environ.pop("PMI_PORT", None)
+        os.environ.pop("PMI_ID", None)
+    _state.rendezvous = True
+    return MPI
 
 
 def _check_backend(backend):
@@ -180,6 +254,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """
     if _state.default is not None:
         raise ValueError("trying to initialize the default process group twice!")
+    mpi = _mpi.mpi_if_loaded()
+    if _state.rendezvous and mpi is not None and mpi.Is_finalized():
+        raise RuntimeError("init_process_group: this process's MPI job (formed by the TCP rendezvous) was "
+                           "finalised by destroy_process_group; MPI cannot be initialised twice in one process")
     if init_method is not None and store is not None:
         raise ValueError("Cannot specify both init_method and store.")
     if init_method is not None:
@@ -197,16 +275,23 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if want_rank is not None and want_size is not None and not 0 <= want_rank < want_size:
         raise ValueError("rank %d is out of range for world_size %d" % (want_rank, want_size))
 
-    MPI = _mpi.load_mpi()
+    if (want_size is not None and want_size > 1 and _mpi.mpi_if_loaded() is None and not _under_mpi_launcher()
+            and _mpi.mpi4py_installed()):
+        if want_rank is None:
+            raise ValueError("init_process_group: world_size=%d without a launcher needs this process's rank "
+                             "(rank= or RANK)" % want_size)
+        MPI = _tcp_rendezvous(want_rank, want_size, init_method, seconds)
+    else:
+        MPI = _mpi.load_mpi()
     world = MPI.COMM_WORLD
     mpi_rank, mpi_size = world.Get_rank(), world.Get_size()
     l_rank, l_size, source = _launcher_rank_size()
     if want_size is not None and want_size > 1 and mpi_size == 1:
         raise RuntimeError(
-            "init_process_group: world_size=%d was requested but this process was not started by an MPI launcher "
-            "(MPI.COMM_WORLD has 1 process). ember.distributed forms its groups from the processes mpiexec starts; "
-            "processes started separately (python script.py, multiprocessing, ember.multiprocessing.spawn) cannot "
-            "join one another (MPICH singletons cannot connect). Launch the ranks with "
+            "init_process_group: world_size=%d was requested but this process is alone in its MPI job "
+            "(MPI.COMM_WORLD has 1 process): MPI was initialised before init_process_group (importing "
+            "mpi4py.MPI does that), or the MPI library is not MPICH (the TCP rendezvous of separately started "
+            "processes speaks MPICH's PMI). Launch the ranks with "
             "`ember-run --nproc-per-node=%d script.py` (python -m ember.distributed.run) or "
             "`mpiexec -n %d python script.py`." % (want_size, want_size, want_size))
     if want_size is not None and want_size != mpi_size:
@@ -237,6 +322,9 @@ def destroy_process_group(group=None):
         _state.groups = []
         if getattr(sys.excepthook, "ember_distributed", False):
             sys.excepthook = _state.prev_excepthook or sys.__excepthook__
+        mpi = _mpi.mpi_if_loaded()
+        if _state.rendezvous and mpi is not None and not mpi.Is_finalized():
+            mpi.Finalize()  # the rendezvous job cannot be re-initialised: MPI allows one MPI_Init per process
         return
     if group is GroupMember.NON_GROUP_MEMBER:
         return
