@@ -165,6 +165,20 @@ def _worker(out_path):
 
     case("broadcast_buffers_false", buffers_not_broadcast)
 
+    def no_init_sync():
+        kept = DDP(build(310 + rank), init_sync=False)  # each rank keeps its own initial parameters
+        w = kept.module.fc1.weight.detach().clone()
+        gathered = [ember.zeros_like(w) for _ in range(world)]
+        dist.all_gather(gathered, w)
+        synced = DDP(build(310 + rank))
+        w = synced.module.fc1.weight.detach().clone()
+        gathered2 = [ember.zeros_like(w) for _ in range(world)]
+        dist.all_gather(gathered2, w)
+        return {"kept_differ": bool(float((gathered[0] - gathered[1]).abs().max()) > 0),
+                "synced_equal": float((gathered2[0] - gathered2[1]).abs().max()) == 0}
+
+    case("init_sync", no_init_sync)
+
     # ---- unused parameters: side is used on rank 1 only, ghost nowhere
     def unused(opt_name, **kw):
         def run():
@@ -344,6 +358,11 @@ def test_batchnorm_buffers(results, name):
 
 def test_broadcast_buffers_false_keeps_local_statistics(results):
     assert _ok(results, "broadcast_buffers_false")["differ"]
+
+
+def test_init_sync(results):
+    r = _ok(results, "init_sync")
+    assert r["kept_differ"] and r["synced_equal"], r
 
 
 @pytest.mark.parametrize("name", ["unused_sgd", "unused_adam_tiny_buckets", "unused_static_graph"])
