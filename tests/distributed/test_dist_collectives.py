@@ -188,6 +188,14 @@ def _worker():
     w.wait()
     if rank == 1:
         check(r.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and w.source_rank() == 0, "isend/irecv")
+    # a Work dropped before completion still completes (and writes back) at a later op
+    base = ember.ones(4, 2) * (rank + 1)
+    dist.all_reduce(base.t(), async_op=True)  # non-contiguous: result written back when completed
+    import gc
+    gc.collect()
+    dist.barrier()
+    dist.all_reduce(ember.ones(1))
+    check(base.sum().item() == 24.0, "dropped async Work completed: %s" % base.sum().item())
     # requires_grad tensors (parameters) broadcast in place
     p = ember.ones(3, requires_grad=True) * 1.0
     p = p.detach().requires_grad_(True)

@@ -229,7 +229,7 @@ def _worker(mode):
         mp.spawn(_spawned, args=(mode == "spawn-raise",), nprocs=2)
         return
     if mode in ("plain", "alone"):
-        dist.init_process_group("gloo", timeout=timedelta(seconds=3) if mode == "alone" else None)
+        dist.init_process_group("gloo", timeout=timedelta(seconds=1) if mode == "alone" else None)
         t = ember.ones(2) * (dist.get_rank() + 1)
         dist.all_reduce(t)
         print("PLAIN rank %d of %d sum %s" % (dist.get_rank(), dist.get_world_size(), t[0].item()), flush=True)

@@ -22,6 +22,21 @@ def _poll(requests, status, deadline, describe):
 
 
 _abandoned = []  # works whose wait() timed out while their requests were in flight
+_orphans = []  # (requests, buffers, finish, status) of Works dropped before they completed
+
+
+def _reap_orphans():
+    """Completes the dropped Works whose requests finished (their write-backs run then)."""
+    pending = []
+    for item in _orphans:
+        reqs, _, finish, status = item
+        done = reqs[0].Test(status) if len(reqs) == 1 else type(reqs[0]).Testall(reqs)
+        if done:
+            if finish is not None:
+                finish()
+        else:
+            pending.append(item)
+    _orphans[:] = pending
 
 
 class Work:
@@ -38,6 +53,8 @@ class Work:
         self._keep = keep  # the numpy buffers the requests read and write stay alive until completion
         self._done = not self._requests
         self._start = time.monotonic()
+        if _orphans:
+            _reap_orphans()
         if self._done:
             self._complete()
 
@@ -53,6 +70,11 @@ class Work:
         self._keep = ()
         if finish is not None:
             finish()
+
+    def __del__(self):
+        # dropped while in flight (async_op=True, never waited): MPI still reads/writes the buffers
+        if not getattr(self, "_done", True) and self._requests and self not in _abandoned:
+            _orphans.append((self._requests, self._keep, self._finish, self._status))
 
     def is_completed(self):
         """True when the operation finished (the outputs then hold the result); never blocks."""
