@@ -83,6 +83,13 @@ def test_module_standalone_and_restarts(tmp_path):
     assert code == 5 and "restarting" not in out, out
 
 
+def test_no_python_runs_a_program():
+    _need_mpi()
+    code, out = _run(["--nproc-per-node=2", "--no-python", "sh", "-c", "echo NOPY $RANK/$WORLD_SIZE/$LOCAL_RANK"])
+    assert code == 0, out
+    assert "NOPY 0/2/0" in out and "NOPY 1/2/1" in out, out
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["--nnodes=2", "x.py"], "needs the machines"),
     (["--nnodes=1:4", "x.py"], "elastic"),

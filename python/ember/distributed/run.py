@@ -15,6 +15,9 @@ Every rank gets RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MAST
 OMP_NUM_THREADS=1 (unless OMP_NUM_THREADS is set), as with torchrun. The ranks rendezvous through MPI itself,
 so MASTER_ADDR/MASTER_PORT are informational. An exception or a crash in any rank ends the whole job with a
 non-zero exit status, naming the rank. ``--max-restarts=N`` reruns the whole job up to N times after a failure.
+Without a launcher, processes started separately (``ember.multiprocessing.spawn`` as in the DDP tutorial, or
+one shell per rank) that call ``init_process_group(rank=..., world_size=...)`` with MASTER_ADDR/MASTER_PORT
+set rendezvous over TCP at MASTER_ADDR:MASTER_PORT (rank 0 listens there; MPICH only; see rendezvous.py).
 The MPI launcher is the ``mpiexec`` beside the running Python (the mpich wheel installs it), else the one on
 PATH; EMBER_MPIEXEC overrides it. MPICH (Hydra) and Open MPI command lines are supported.
 """
