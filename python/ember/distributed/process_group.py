@@ -129,6 +129,10 @@ def _under_mpi_launcher():
 
 
 def _master_endpoint(init_method):
+    if init_method and init_method.startswith("file://"):
+        raise ValueError("init_method %r: file:// rendezvous is not supported for processes started without a "
+                         "launcher; use env:// (MASTER_ADDR/MASTER_PORT) or tcp://host:port, or start the ranks "
+                         "with ember-run" % init_method)
     if init_method and init_method.startswith("tcp://"):
         host, _, port = init_method[len("tcp://"):].split("/")[0].rpartition(":")
         if not host or not port.isdigit():
@@ -243,11 +247,13 @@ def _install_excepthook(rank):
 
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
                        group_name="", pg_options=None, device_id=None):
-    """Initialises the default process group from the processes MPI started (mpiexec / ember-run).
+    """Initialises the default process group.
 
+    Under an MPI launcher (ember-run / mpiexec) the ranks are MPI's, and RANK/WORLD_SIZE (environment or the
+    rank/world_size arguments) must agree with MPI.COMM_WORLD. A process started without a launcher with
+    world_size > 1 (ember.multiprocessing.spawn, one shell per rank) joins the others through the TCP
+    rendezvous at MASTER_ADDR:MASTER_PORT (env://) or tcp://host:port, where rank 0 listens.
     backend: "mpi" or "gloo" (both run on MPI, CPU tensors) or "nccl" (CUDA; a clear error where unavailable).
-    init_method: None / "env://" (default), "tcp://host:port" or "file://path": the ranks always come from MPI;
-    RANK/WORLD_SIZE (environment or the rank/world_size arguments) must agree with MPI.COMM_WORLD.
     timeout: a timedelta (default 30 minutes): a collective that does not finish in time raises an error
     naming the op and the rank. store, pg_options and device_id are accepted for torch compatibility
     (a store cannot rendezvous MPI processes; device_id is irrelevant for CPU tensors).
