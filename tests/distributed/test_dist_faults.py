@@ -96,9 +96,12 @@ def _free_port():
 
 
 def test_separately_started_processes_rendezvous_over_tcp():
-    """Two plain `python` processes (no launcher) with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT form one job."""
+    """Two plain `python` processes (no launcher) with RANK/WORLD_SIZE and init_method tcp://host:port form one
+    job (the env:// form, MASTER_ADDR/MASTER_PORT, is what the spawn tests use)."""
     pytest.importorskip("mpi4py")
-    env = _clean_env(EMBER_DIST_TEST_WORKER="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=_free_port())
+    env = _clean_env(EMBER_DIST_TEST_WORKER="1", WORLD_SIZE="2", EMBER_TEST_INIT="tcp://127.0.0.1:" + _free_port())
+    env.pop("MASTER_ADDR", None)
+    env.pop("MASTER_PORT", None)
     procs = [subprocess.Popen([sys.executable, HERE, "plain"], env=dict(env, RANK=str(r)), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for r in range(2)]
     outs = []
@@ -229,7 +232,8 @@ def _worker(mode):
         mp.spawn(_spawned, args=(mode == "spawn-raise",), nprocs=2)
         return
     if mode in ("plain", "alone"):
-        dist.init_process_group("gloo", timeout=timedelta(seconds=1) if mode == "alone" else None)
+        dist.init_process_group("gloo", init_method=os.environ.get("EMBER_TEST_INIT"),
+                                timeout=timedelta(seconds=1) if mode == "alone" else None)
         t = ember.ones(2) * (dist.get_rank() + 1)
         dist.all_reduce(t)
         print("PLAIN rank %d of %d sum %s" % (dist.get_rank(), dist.get_world_size(), t[0].item()), flush=True)
