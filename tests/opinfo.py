@@ -17,8 +17,8 @@ import numpy as np
 import ember
 
 FLOAT_DTYPES = (np.float32, np.float64)
-INT_DTYPES = (np.int32, np.int64, np.uint8)
-SIGNED_INTS = (np.int32, np.int64)
+INT_DTYPES = (np.int32, np.int64, np.uint8, np.int16, np.int8)
+SIGNED_INTS = (np.int32, np.int64, np.int16, np.int8)
 KINDS = ("basic", "broadcast", "zero_size", "scalar")
 
 # (rtol, atol) per dtype name; the low-precision ones compare against a double reference computed on the

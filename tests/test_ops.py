@@ -17,10 +17,11 @@ from opinfo import DEFAULT_TOL, FLOAT_DTYPES, KINDS, Maker, op_db, OPS_BY_NAME
 
 NP_TO_EMBER = {np.dtype(np.float32): ember.float32, np.dtype(np.float64): ember.float64,
                np.dtype(np.float16): ember.float16, np.dtype(np.int32): ember.int32,
-               np.dtype(np.int64): ember.int64, np.dtype(np.uint8): ember.uint8, np.dtype(np.bool_): ember.bool}
+               np.dtype(np.int64): ember.int64, np.dtype(np.int16): ember.int16, np.dtype(np.int8): ember.int8,
+               np.dtype(np.uint8): ember.uint8, np.dtype(np.bool_): ember.bool}
 EMBER_BY_NAME = {"float32": ember.float32, "float64": ember.float64, "float16": ember.float16,
-                 "bfloat16": ember.bfloat16, "int32": ember.int32, "int64": ember.int64, "uint8": ember.uint8,
-                 "bool": ember.bool}
+                 "bfloat16": ember.bfloat16, "int32": ember.int32, "int64": ember.int64, "int16": ember.int16,
+                 "int8": ember.int8, "uint8": ember.uint8, "bool": ember.bool}
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def expected_dtype(leaf, float_dtype, op):
         return ember.bool
     if kind in "iu":
         d = np.asarray(leaf).dtype
-        return ember.int64 if d in (np.uint64, np.uint32, np.uint16, np.int16, np.int8) else NP_TO_EMBER[d]
+        return ember.int64 if d in (np.uint64, np.uint32, np.uint16) else NP_TO_EMBER[d]
     if op.float_out_dtype:
         return EMBER_BY_NAME[op.float_out_dtype]
     return EMBER_BY_NAME[float_dtype] if float_dtype else ember.float32

@@ -419,14 +419,14 @@ def test_bad_safetensors_files(case, tmp_path):
             ember.safetensors.load(data)
 
 
-def test_safetensors_widens_small_integer_types():
+def test_safetensors_reads_small_integer_types():
     data = _st({"i8": {"dtype": "I8", "shape": [2], "data_offsets": [0, 2]},
                 "u16": {"dtype": "U16", "shape": [1], "data_offsets": [2, 4]},
                 "u32": {"dtype": "U32", "shape": [1], "data_offsets": [4, 8]}},
                np.array([-5, 7], np.int8).tobytes() + np.array([65535], "<u2").tobytes()
                + np.array([4000000000], "<u4").tobytes())
     r = ember.safetensors.load(data)
-    assert r["i8"].dtype is ember.int32 and r["i8"].tolist() == [-5, 7]
+    assert r["i8"].dtype is ember.int8 and r["i8"].tolist() == [-5, 7]  # unsigned 16/32-bit types widen
     assert r["u16"].tolist() == [65535] and r["u32"].dtype is ember.int64 and r["u32"].tolist() == [4000000000]
 
 
@@ -586,7 +586,7 @@ def test_handmade_pytorch_state_dict_loads_with_the_same_keys():
     assert sd["features.0.bias"].dtype is ember.float64 and sd["features.0.bias"].requires_grad
     assert sd["bn.num_batches_tracked"].shape == () and sd["bn.num_batches_tracked"].item() == 3
     np.testing.assert_array_equal(sd["half_tail"].numpy(), half[2:6].reshape(2, 2))
-    assert sd["i8"].dtype is ember.int32 and sd["i8"].tolist() == [-3, 100]
+    assert sd["i8"].dtype is ember.int8 and sd["i8"].tolist() == [-3, 100]
     assert sd["param"].requires_grad and sd["param"].tolist() == w.reshape(-1)[3:6].tolist()
     assert r["epoch"] == 3 and r["note"] == b"\xffab" and r["shape"] == ember.Size([2, 3])
     assert r["dt"] is ember.float32

@@ -54,6 +54,8 @@ DLDataType to_dl(ScalarType t) {
   switch (t) {
     case ScalarType::Bool: return {kDLBool, 8, 1};
     case ScalarType::UInt8: return {kDLUInt, 8, 1};
+    case ScalarType::Int8: return {kDLInt, 8, 1};
+    case ScalarType::Int16: return {kDLInt, 16, 1};
     case ScalarType::Int32: return {kDLInt, 32, 1};
     case ScalarType::Int64: return {kDLInt, 64, 1};
     case ScalarType::Float16: return {kDLFloat, 16, 1};
@@ -68,6 +70,8 @@ ScalarType from_dl(DLDataType d) {
   EMBER_TYPE_CHECK(d.lanes == 1, "from_dlpack: vector dtypes (lanes=", d.lanes, ") are not supported");
   if (d.code == kDLBool && d.bits == 8) return ScalarType::Bool;
   if (d.code == kDLUInt && d.bits == 8) return ScalarType::UInt8;
+  if (d.code == kDLInt && d.bits == 8) return ScalarType::Int8;
+  if (d.code == kDLInt && d.bits == 16) return ScalarType::Int16;
   if (d.code == kDLInt && d.bits == 32) return ScalarType::Int32;
   if (d.code == kDLInt && d.bits == 64) return ScalarType::Int64;
   if (d.code == kDLFloat && d.bits == 16) return ScalarType::Float16;
@@ -75,7 +79,7 @@ ScalarType from_dl(DLDataType d) {
   if (d.code == kDLFloat && d.bits == 32) return ScalarType::Float32;
   if (d.code == kDLFloat && d.bits == 64) return ScalarType::Float64;
   throw TypeError(str("from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", ", int(d.bits),
-                      " bits); Ember has bool, uint8, int32, int64, float16, bfloat16, float32 and float64"));
+                      " bits); Ember has bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32 and float64"));
 }
 
 // What an exported capsule owns: a reference to the tensor (so its storage lives) and the shape arrays.

@@ -22,6 +22,8 @@ const char* numpy_format(ScalarType st) {
   switch (st) {
     case ScalarType::Bool: return "?";
     case ScalarType::UInt8: return "u1";
+    case ScalarType::Int8: return "i1";
+    case ScalarType::Int16: return "i2";
     case ScalarType::Int32: return "i4";
     case ScalarType::Int64: return "i8";
     case ScalarType::Float16: return "f2";
@@ -62,6 +64,8 @@ Tensor from_numpy(pyb::array arr) {
   ScalarType st;
   if (kind == 'b' && isz == 1) st = ScalarType::Bool;
   else if (kind == 'u' && isz == 1) st = ScalarType::UInt8;
+  else if (kind == 'i' && isz == 1) st = ScalarType::Int8;
+  else if (kind == 'i' && isz == 2) st = ScalarType::Int16;
   else if (kind == 'i' && isz == 4) st = ScalarType::Int32;
   else if (kind == 'i' && isz == 8) st = ScalarType::Int64;
   else if (kind == 'f' && isz == 2) st = ScalarType::Float16;
@@ -69,7 +73,7 @@ Tensor from_numpy(pyb::array arr) {
   else if (kind == 'f' && isz == 8) st = ScalarType::Float64;
   else
     throw TypeError(str("can't convert np.ndarray of type ", std::string(pyb::str(dt)),
-                        ". The only supported types are: float64, float32, float16, int64, int32, uint8, and bool."));
+                        ". The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool."));
   EMBER_VALUE_CHECK(dt.byteorder() != '>', "from_numpy: big-endian arrays are not supported; use arr.astype(arr.dtype.newbyteorder('='))");
   const int64_t nd = arr.ndim();
   DimVector sizes, strides;

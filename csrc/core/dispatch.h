@@ -37,6 +37,8 @@
       EMBER_DTYPE_CASE(BFloat16, ::ember::BFloat16, __VA_ARGS__)    \
       EMBER_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                   \
       EMBER_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                 \
       EMBER_DISPATCH_FAIL(t, name)                                  \
     }                                                               \
@@ -51,6 +53,8 @@
       EMBER_DTYPE_CASE(BFloat16, ::ember::BFloat16, __VA_ARGS__)    \
       EMBER_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                   \
       EMBER_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Bool, bool, __VA_ARGS__)                     \
       EMBER_DISPATCH_FAIL(t, name)                                  \
@@ -63,6 +67,8 @@
     switch (t) {                                                    \
       EMBER_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                   \
       EMBER_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Bool, bool, __VA_ARGS__)                     \
       EMBER_DISPATCH_FAIL(t, name)                                  \
@@ -109,6 +115,8 @@
       EMBER_DTYPE_CASE(Float64, double, __VA_ARGS__)                \
       EMBER_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                   \
       EMBER_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                 \
       EMBER_DISPATCH_FAIL(t, name)                                  \
     }                                                               \
@@ -121,6 +129,8 @@
       EMBER_DTYPE_CASE(Float64, double, __VA_ARGS__)                \
       EMBER_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                 \
+      EMBER_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                   \
       EMBER_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                 \
       EMBER_DTYPE_CASE(Bool, bool, __VA_ARGS__)                     \
       EMBER_DISPATCH_FAIL(t, name)                                  \

@@ -9,6 +9,8 @@ const char* dtype_name(ScalarType t) {
   switch (t) {
     case ScalarType::Bool: return "bool";
     case ScalarType::UInt8: return "uint8";
+    case ScalarType::Int8: return "int8";
+    case ScalarType::Int16: return "int16";
     case ScalarType::Int32: return "int32";
     case ScalarType::Int64: return "int64";
     case ScalarType::Float16: return "float16";
@@ -25,7 +27,10 @@ ScalarType promote_types(ScalarType a, ScalarType b) {
   if ((a == ScalarType::Float16 && b == ScalarType::BFloat16) ||
       (a == ScalarType::BFloat16 && b == ScalarType::Float16))
     return ScalarType::Float32;
-  // Otherwise the enum order is the lattice: bool < uint8 < int32 < int64 < f16/bf16 < f32 < f64.
+  // uint8 and int8: neither holds the other, int16 holds both (as in PyTorch).
+  if ((a == ScalarType::UInt8 && b == ScalarType::Int8) || (a == ScalarType::Int8 && b == ScalarType::UInt8))
+    return ScalarType::Int16;
+  // Otherwise the enum order is the lattice: bool < uint8, int8 < int16 < int32 < int64 < f16/bf16 < f32 < f64.
   return a > b ? a : b;
 }
 

@@ -18,6 +18,8 @@ namespace ember {
 enum class ScalarType : int8_t {
   Bool = 0,
   UInt8,
+  Int8,
+  Int16,
   Int32,
   Int64,
   Float16,
@@ -25,7 +27,7 @@ enum class ScalarType : int8_t {
   Float32,
   Float64,
 };
-constexpr int kNumScalarTypes = 8;
+constexpr int kNumScalarTypes = 10;
 
 // IEEE binary16 storage; arithmetic happens in float.
 struct Half {
@@ -102,7 +104,9 @@ struct BFloat16 {
 inline size_t itemsize(ScalarType t) {
   switch (t) {
     case ScalarType::Bool:
-    case ScalarType::UInt8: return 1;
+    case ScalarType::UInt8:
+    case ScalarType::Int8: return 1;
+    case ScalarType::Int16:
     case ScalarType::Float16:
     case ScalarType::BFloat16: return 2;
     case ScalarType::Int32:
@@ -129,6 +133,8 @@ void set_default_dtype(ScalarType t);
 template <class T> struct ToScalarType;
 template <> struct ToScalarType<bool> { static constexpr ScalarType value = ScalarType::Bool; };
 template <> struct ToScalarType<uint8_t> { static constexpr ScalarType value = ScalarType::UInt8; };
+template <> struct ToScalarType<int8_t> { static constexpr ScalarType value = ScalarType::Int8; };
+template <> struct ToScalarType<int16_t> { static constexpr ScalarType value = ScalarType::Int16; };
 template <> struct ToScalarType<int32_t> { static constexpr ScalarType value = ScalarType::Int32; };
 template <> struct ToScalarType<int64_t> { static constexpr ScalarType value = ScalarType::Int64; };
 template <> struct ToScalarType<Half> { static constexpr ScalarType value = ScalarType::Float16; };

@@ -66,6 +66,8 @@ std::pair<int64_t, int64_t> exact_int_range(ScalarType dtype) {
   switch (dtype) {
     case ScalarType::Bool: return {0, 1};
     case ScalarType::UInt8: return {0, 255};
+    case ScalarType::Int8: return {INT8_MIN, INT8_MAX};
+    case ScalarType::Int16: return {INT16_MIN, INT16_MAX};
     case ScalarType::Int32: return {INT32_MIN, INT32_MAX};
     case ScalarType::Float16: return {-(int64_t(1) << 11), int64_t(1) << 11};
     case ScalarType::BFloat16: return {-(int64_t(1) << 8), int64_t(1) << 8};

@@ -81,6 +81,8 @@ void fill_identity(ReduceOp op, const Tensor& acc) {
       switch (acc.dtype()) {
         case ScalarType::Bool: kernels_for(acc).fill(acc, 0.0, mx ? 0 : 1, true); break;
         case ScalarType::UInt8: kernels_for(acc).fill(acc, 0.0, mx ? 0 : 255, true); break;
+        case ScalarType::Int8: kernels_for(acc).fill(acc, 0.0, mx ? INT8_MIN : INT8_MAX, true); break;
+        case ScalarType::Int16: kernels_for(acc).fill(acc, 0.0, mx ? INT16_MIN : INT16_MAX, true); break;
         case ScalarType::Int32:
           kernels_for(acc).fill(acc, 0.0, mx ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max(), true);
           break;

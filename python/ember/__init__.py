@@ -4,7 +4,7 @@
 a graph in Python (``ember.autograd``), and ``backward()`` walks it.
 """
 from . import _C
-from ._C import (bfloat16, bool, dtype, float16, float32, float64, int32, int64, uint8)  # noqa: A004
+from ._C import (bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, uint8)  # noqa: A004
 from ._device import (channels_last, channels_last_3d, contiguous_format, device, layout, memory_format,
                       preserve_format, sparse_coo, strided)
 from ._tensor import Size, Tensor
@@ -22,7 +22,7 @@ double = float64
 half = float16
 long = int64
 int = int32  # noqa: A001
-# Ember has no 16/8-bit signed integer types
+short = int16
 cfloat = None
 
 globals().update(_ops.API)
@@ -117,7 +117,8 @@ class finfo:
 
 class iinfo:
     """Integer limits of a dtype (like torch.iinfo)."""
-    _TABLE = {"uint8": (8, 0, 255), "int32": (32, -2 ** 31, 2 ** 31 - 1), "int64": (64, -2 ** 63, 2 ** 63 - 1),
+    _TABLE = {"uint8": (8, 0, 255), "int8": (8, -128, 127), "int16": (16, -2 ** 15, 2 ** 15 - 1),
+              "int32": (32, -2 ** 31, 2 ** 31 - 1), "int64": (64, -2 ** 63, 2 ** 63 - 1),
               "bool": (8, 0, 1)}
 
     def __init__(self, type):

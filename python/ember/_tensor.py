@@ -48,13 +48,13 @@ class Size(tuple):
 
 _DTYPE_TENSOR_NAMES = {
     "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
-    "int64": "LongTensor", "int32": "IntTensor", "uint8": "ByteTensor", "bool": "BoolTensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+    "bool": "BoolTensor",
 }
 
 
 _TENSOR_NAME_DTYPES = {v: k for k, v in _DTYPE_TENSOR_NAMES.items()}
-_UNSUPPORTED_TENSOR_NAMES = {"CharTensor": "int8", "ShortTensor": "int16", "ComplexFloatTensor": "complex64",
-                             "ComplexDoubleTensor": "complex128"}
+_UNSUPPORTED_TENSOR_NAMES = {"ComplexFloatTensor": "complex64", "ComplexDoubleTensor": "complex128"}
 
 
 def _dtype_of_type_name(name):
@@ -216,7 +216,7 @@ class Tensor(_C.TensorBase):
             raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad. If gradients "
                                "aren't required, use var.detach() to get Variable that doesn't require grad.")
         typestr = {"float16": "<f2", "bfloat16": "<V2", "float32": "<f4", "float64": "<f8", "int32": "<i4",
-                   "int64": "<i8", "uint8": "|u1", "bool": "|b1"}[self.dtype._name]
+                   "int64": "<i8", "int16": "<i2", "int8": "|i1", "uint8": "|u1", "bool": "|b1"}[self.dtype._name]
         itemsize = self.element_size()
         return {"shape": tuple(self._shape), "typestr": typestr, "data": (self.data_ptr(), False), "version": 3,
                 "strides": None if self.is_contiguous() else tuple(s * itemsize for s in self.stride()),

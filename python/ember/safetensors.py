@@ -30,13 +30,13 @@ class SafetensorError(CheckpointError):
     """A safetensors file or buffer is malformed, truncated, or uses a dtype Ember cannot hold."""
 
 
-_TO_CODE = {_C.bool: "BOOL", _C.uint8: "U8", _C.int32: "I32", _C.int64: "I64", _C.float16: "F16",
-            _C.bfloat16: "BF16", _C.float32: "F32", _C.float64: "F64"}
+_TO_CODE = {_C.bool: "BOOL", _C.uint8: "U8", _C.int8: "I8", _C.int16: "I16", _C.int32: "I32", _C.int64: "I64",
+            _C.float16: "F16", _C.bfloat16: "BF16", _C.float32: "F32", _C.float64: "F64"}
 # code -> (itemsize, Ember dtype, numpy dtype of the file bytes when they must be widened)
 _FROM_CODE = {
     "BOOL": (1, _C.bool, None), "U8": (1, _C.uint8, None), "I32": (4, _C.int32, None), "I64": (8, _C.int64, None),
     "F16": (2, _C.float16, None), "BF16": (2, _C.bfloat16, None), "F32": (4, _C.float32, None),
-    "F64": (8, _C.float64, None), "I8": (1, _C.int32, "|i1"), "I16": (2, _C.int32, "<i2"),
+    "F64": (8, _C.float64, None), "I8": (1, _C.int8, None), "I16": (2, _C.int16, None),
     "U16": (2, _C.int32, "<u2"), "U32": (4, _C.int64, "<u4"),
 }
 _RANK = {c: i for i, c in enumerate(["BOOL", "U8", "I8", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64",

@@ -158,8 +158,8 @@ MAX_HEADER_BYTES = 256 << 20
 _MAX_DEPTH = 256  # container nesting; far beyond any state dict, well within Python's recursion limit
 _READ_CHUNK = 64 << 20
 
-_DTYPES = {d._name: d for d in (_C.float32, _C.float64, _C.float16, _C.bfloat16, _C.int64, _C.int32, _C.uint8,
-                                _C.bool)}
+_DTYPES = {d._name: d for d in (_C.float32, _C.float64, _C.float16, _C.bfloat16, _C.int64, _C.int32, _C.int16,
+                                _C.int8, _C.uint8, _C.bool)}
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
@@ -949,12 +949,12 @@ class _TorchClass:
 
 
 # element name -> (numpy dtype of the little-endian bytes in the file, or None for bfloat16; itemsize; Ember
-# dtype). int8/int16/uint16/uint32 widen, as ember.from_numpy does: Ember has no such dtypes.
+# dtype). uint16/uint32 widen to the smallest signed type that holds them: Ember has no such dtypes.
 _ELEMENTS = {
     "float32": ("<f4", 4, _C.float32), "float64": ("<f8", 8, _C.float64), "float16": ("<f2", 2, _C.float16),
     "bfloat16": (None, 2, _C.bfloat16), "int64": ("<i8", 8, _C.int64), "int32": ("<i4", 4, _C.int32),
-    "uint8": ("|u1", 1, _C.uint8), "bool": ("|b1", 1, _C.bool), "int16": ("<i2", 2, _C.int32),
-    "int8": ("|i1", 1, _C.int32), "uint16": ("<u2", 2, _C.int32), "uint32": ("<u4", 4, _C.int64),
+    "uint8": ("|u1", 1, _C.uint8), "bool": ("|b1", 1, _C.bool), "int16": ("<i2", 2, _C.int16),
+    "int8": ("|i1", 1, _C.int8), "uint16": ("<u2", 2, _C.int32), "uint32": ("<u4", 4, _C.int64),
 }
 _STORAGE_ELEMENTS = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
@@ -1836,7 +1836,8 @@ _TORCH_SIZE = _TorchGlobal("torch", "Size")
 _TORCH_DEVICE = _TorchGlobal("torch", "device")
 _SAVE_STORAGE_TYPES = {"float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage",
                        "bfloat16": "BFloat16Storage", "int64": "LongStorage", "int32": "IntStorage",
-                       "uint8": "ByteStorage", "bool": "BoolStorage"}
+                       "int16": "ShortStorage", "int8": "CharStorage", "uint8": "ByteStorage",
+                       "bool": "BoolStorage"}
 _SAVE_STORAGE_GLOBALS = {k: _TorchGlobal("torch", v) for k, v in _SAVE_STORAGE_TYPES.items()}
 _SAVE_DTYPE_GLOBALS = {k: _TorchGlobal("torch", k) for k in _DTYPES}
 

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import ember  # noqa: E402
 
 C = ember._C
-DTYPES = ("float32", "float64", "float16", "bfloat16", "int32", "int64", "uint8", "bool")
+DTYPES = ("float32", "float64", "float16", "bfloat16", "int32", "int64", "uint8", "bool", "int16", "int8")
 SIZES = (0, 1, 2, 3, 4, 5, 7, 8)
 EDGE_INTS = (0, -1, -2, 2 ** 31 - 1, 2 ** 31, -2 ** 31 - 1, 2 ** 32, 2 ** 62, 2 ** 63 - 1, -2 ** 63, 2 ** 63,
              2 ** 64, 1000, 65536, 10 ** 6, 100)
@@ -415,7 +415,7 @@ def _values(dtype, n, vals, rng):
 
 
 _NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "int32": np.int32,
-       "int64": np.int64, "uint8": np.uint8, "bool": np.bool_}
+       "int64": np.int64, "uint8": np.uint8, "bool": np.bool_, "int16": np.int16, "int8": np.int8}
 
 
 def make_tensor(dtype, shape, layout="contig", vals="normal", seed=0, grad=False, exp_dim=0):

@@ -72,7 +72,8 @@ def _to(self, *args, **kwargs):
 
 method("to", _to)
 for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16), ("bfloat16", _C.bfloat16),
-                   ("long", _C.int64), ("int", _C.int32), ("bool", _C.bool), ("byte", _C.uint8)]:
+                   ("long", _C.int64), ("int", _C.int32), ("short", _C.int16), ("char", _C.int8), ("bool", _C.bool),
+                   ("byte", _C.uint8)]:
     method(_name, lambda self, memory_format=None, _dt=_dt: to_dtype(self, _dt) if memory_format is None else
            _to(self, _dt, memory_format=memory_format))
 
@@ -80,12 +81,11 @@ for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.fl
 def _missing_dtype(name, dtype):
     def convert(self, memory_format=None):
         raise TypeError("Tensor.%s(): Ember has no %s dtype yet (supported: float32, float64, float16, bfloat16, "
-                        "int64, int32, uint8, bool)" % (name, dtype))
+                        "int64, int32, int16, int8, uint8, bool)" % (name, dtype))
     return convert
 
 
-for _name, _missing in (("char", "int8"), ("short", "int16"), ("cfloat", "complex64"), ("cdouble", "complex128"),
-                        ("chalf", "complex32")):
+for _name, _missing in (("cfloat", "complex64"), ("cdouble", "complex128"), ("chalf", "complex32")):
     method(_name, _missing_dtype(_name, _missing))
 
 

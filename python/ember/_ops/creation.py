@@ -14,15 +14,15 @@ from ._util import export, method, write_out
 
 _NP_TO_DTYPE = {
     np.dtype(np.float32): _C.float32, np.dtype(np.float64): _C.float64, np.dtype(np.float16): _C.float16,
-    np.dtype(np.int64): _C.int64, np.dtype(np.int32): _C.int32, np.dtype(np.uint8): _C.uint8,
-    np.dtype(np.bool_): _C.bool,
+    np.dtype(np.int64): _C.int64, np.dtype(np.int32): _C.int32, np.dtype(np.int16): _C.int16,
+    np.dtype(np.int8): _C.int8, np.dtype(np.uint8): _C.uint8, np.dtype(np.bool_): _C.bool,
 }
 # numpy integer types Ember has no dtype for (yet): refused rather than silently widened
-_NP_UNSUPPORTED_INTS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.uint16, np.uint32, np.uint64))
-_SUPPORTED_NP_NAMES = "float64, float32, float16, int64, int32, uint8, and bool"
+_NP_UNSUPPORTED_INTS = tuple(np.dtype(t) for t in (np.uint16, np.uint32, np.uint64))
+_SUPPORTED_NP_NAMES = "float64, float32, float16, int64, int32, int16, int8, uint8, and bool"
 _DTYPE_TO_NP = {
     _C.float32: np.float32, _C.float64: np.float64, _C.float16: np.float16, _C.int64: np.int64,
-    _C.int32: np.int32, _C.uint8: np.uint8, _C.bool: np.bool_,
+    _C.int32: np.int32, _C.int16: np.int16, _C.int8: np.int8, _C.uint8: np.uint8, _C.bool: np.bool_,
 }
 
 
@@ -668,12 +668,16 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     return self
 
 
+_RANDOM_INT_BOUND = {"bool": 2, "uint8": 2 ** 8, "int8": 2 ** 7, "int16": 2 ** 15}
+
+
 def _random_(self, from_=0, to=None, *, generator=None):
     _check_inplace_random(self)
     if to is None:
         to, from_ = from_, 0
         if to == 0:
-            to = 2 ** 24 if self.dtype.is_floating_point else 2 ** 31
+            # as PyTorch: bounded by the dtype (integers up to their max; floats' consecutive integers)
+            to = 2 ** 24 if self.dtype.is_floating_point else _RANDOM_INT_BOUND.get(self.dtype._name, 2 ** 31)
     _C.random_int_(self, int(from_), int(to), _gen(generator))
     return self
 

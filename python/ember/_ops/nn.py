@@ -518,6 +518,9 @@ def _pool_args(input, kernel_size, stride, padding, dilation, name, ceil_mode=Fa
     s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) else _pair(stride, 2, "stride")
     p = _pair(padding, 2, "padding")
     d = _pair(dilation, 2, "dilation")
+    if any(not -2 ** 31 <= v < 2 ** 31 for v in k + s + p + d):
+        # PyTorch's 2-D pooling takes C ints (and a huge window would make the kernel loop ~forever)
+        raise RuntimeError("value cannot be converted to type int without overflow")
     if 0 in s:
         raise RuntimeError("stride should not be zero")
     for i in range(2):

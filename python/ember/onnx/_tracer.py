@@ -24,7 +24,7 @@ register_post_accumulate_grad_hook requires_grad_ retain_grad tolist item numpy 
 numel element_size stride storage_offset data_ptr is_contiguous is_floating_point type_as_string
 new_zeros new_ones new_full new_empty new_tensor""".split())
 
-_ONNX_DTYPES = {"float32": 1, "uint8": 2, "int32": 6, "int64": 7, "bool": 9, "float16": 10, "float64": 11,
+_ONNX_DTYPES = {"float32": 1, "uint8": 2, "int8": 3, "int16": 5, "int32": 6, "int64": 7, "bool": 9, "float16": 10, "float64": 11,
                 "bfloat16": 16}
 
 
