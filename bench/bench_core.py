@@ -75,13 +75,17 @@ def bench_big(rounds, n=16 * 1024 * 1024):
         "add": {"numpy": lambda: np.add(a, b), "ember": lambda: ea + eb},
         "exp": {"numpy": lambda: np.exp(a), "ember": lambda: ember.exp(ea)},
         "sum": {"numpy": lambda: a.sum(), "ember": lambda: ea.sum()},
+        "tanh": {"numpy": lambda: np.tanh(a), "ember": lambda: ember.tanh(ea)},
+        "gelu": {"ember": lambda: ember.nn.functional.gelu(ea)},  # numpy has no erf
     }
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         cases["add"]["torch"] = lambda: ta + tb
         cases["exp"]["torch"] = lambda: torch.exp(ta)
         cases["sum"]["torch"] = lambda: ta.sum()
-    bytes_moved = {"add": 12 * n, "exp": 8 * n, "sum": 4 * n}
+        cases["tanh"]["torch"] = lambda: torch.tanh(ta)
+        cases["gelu"]["torch"] = lambda: torch.nn.functional.gelu(ta)
+    bytes_moved = {"add": 12 * n, "exp": 8 * n, "sum": 4 * n, "tanh": 8 * n, "gelu": 8 * n}
     print("16M-element float32 ops (%d threads for Ember)" % ember.get_num_threads())
     results = {}
     for op, fns in cases.items():
@@ -95,8 +99,11 @@ def bench_big(rounds, n=16 * 1024 * 1024):
         line = "  %-4s" % op
         for k, v in med.items():
             line += "  %s %6.2f ms (%5.1f GB/s)" % (k, v * 1e3, bytes_moved[op] / v / 1e9)
-        ratio = med["numpy"] / med["ember"]
-        line += "  | ember throughput = %.2fx numpy" % ratio
+        peer = "numpy" if "numpy" in med else "torch"
+        if peer not in med:
+            continue
+        ratio = med[peer] / med["ember"]
+        line += "  | ember throughput = %.2fx %s" % (ratio, peer)
         print(line)
         results[op] = ratio
     return results

@@ -55,7 +55,7 @@ template <class T> EMBER_HD inline bool is_nan(T x) { return x != x; }
   X(sigmoid, FLOAT, kmath::sigmoid(x))                                                                 \
   X(logsigmoid, FLOAT, (x < T(0) ? x - std::log1p(kmath::exp(x)) : -std::log1p(kmath::exp(-x))))     \
   X(silu, FLOAT, x * kmath::sigmoid(x))                                                                \
-  X(gelu, FLOAT, T(0.5) * x * std::erfc(x * T(-0.70710678118654752)))  /* erfc: no cancellation, x < 0 */  \
+  X(gelu, FLOAT, T(0.5) * x * kmath::gelu_erfc(x * T(-0.70710678118654752)))  /* no cancellation, x < 0 */  \
   X(gelu_tanh, FLOAT,                                                                                  \
     T(0.5) * x * (T(1) + kmath::tanh(T(0.79788456080286536) * (x + T(0.044715) * x * x * x))))        \
   X(erf, FLOAT, std::erf(x))                                                                           \
@@ -287,7 +287,7 @@ template <class T> EMBER_HD inline T silu_backward_(T g, T x) {
   return g * s * (T(1) + x * (T(1) - s));
 }
 template <class T> EMBER_HD inline T gelu_backward_(T g, T x) {
-  T cdf = T(0.5) * std::erfc(x * T(-0.70710678118654752));
+  T cdf = T(0.5) * kmath::gelu_erfc(x * T(-0.70710678118654752));
   T pdf = kmath::exp(T(-0.5) * x * x) * T(0.39894228040143268);
   return g * (cdf + x * pdf);
 }

@@ -168,8 +168,8 @@ globals().update(linalg.TOPLEVEL)  # det, inverse, cholesky, svd, ... as in PyTo
 from . import distributions  # noqa: E402
 
 
-def __getattr__(name):  # ember.onnx, .multiprocessing, .compiler load on first use (torch.onnx.export works)
-    if name in ("onnx", "multiprocessing", "compiler"):
+def __getattr__(name):  # ember.onnx, .multiprocessing, .compiler, .distributed load on first use (as in PyTorch)
+    if name in ("onnx", "multiprocessing", "compiler", "distributed"):
         import importlib
         return importlib.import_module("." + name, __name__)
     raise AttributeError("module 'ember' has no attribute %r" % name)
