@@ -116,6 +116,8 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   m.def("_live_storages", &ember::live_storage_count, "Number of storages currently allocated (for leak tests).");
+  m.def("_host_cache_bytes", &ember::host_cache_bytes, "Bytes of freed large host blocks kept for reuse.");
+  m.def("_host_cache_clear", &ember::host_cache_clear, "Releases the freed large host blocks kept for reuse.");
   ember::py::bind_pointwise(m);
   ember::py::bind_reduce(m);
   ember::py::bind_shape(m);

@@ -33,6 +33,9 @@ Storage allocate_storage(size_t nbytes, Device device = Device());
 // Host memory (64-byte aligned, huge pages for large blocks), labelled with `device` (the CPU, except for the
 // tests' host-backed CUDA slot).
 Storage allocate_host_storage(size_t nbytes, Device device = Device());
+// Bytes of freed large host blocks held for reuse (see storage.cpp), and releasing them all.
+size_t host_cache_bytes();
+void host_cache_clear();
 // Wraps memory owned elsewhere; deleter(ctx) runs when the last reference goes away.
 Storage wrap_storage(void* data, size_t nbytes, void (*deleter)(void*), void* ctx, Device device = Device());
 
