@@ -63,9 +63,41 @@ namespace {
 #undef EMBER_PW_DISPATCH_INTEGRAL
 }  // namespace
 #pragma GCC pop_options
+
+#ifdef EMBER_PW_UNARY
+// Unary float ops (the transcendental ones are compute-bound) also get an AVX-512 copy: 16 lanes run exp,
+// tanh, gelu, ... about 1.5x faster on AMD Zen 4 (double-pumped 512-bit units), more with two 512-bit FMA pipes.
+// Binary ops are memory-bound and keep the AVX2 copy (a third copy would only lengthen the build).
+#define EMBER_HAVE_AVX512_COPY 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")
+#pragma GCC optimize("no-trapping-math")
+namespace {
+#define EMBER_ISA_NS isa_avx512
+#define EMBER_PW_SKIP_BYTE_KERNELS
+#define EMBER_PW_BLOCK_CONVERT
+#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_FLOATING
+#define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_NONE
+#include "cpu/pointwise.inc"
+#undef EMBER_ISA_NS
+#undef EMBER_PW_SKIP_BYTE_KERNELS
+#undef EMBER_PW_BLOCK_CONVERT
+#undef EMBER_PW_DISPATCH_FLOAT
+#undef EMBER_PW_DISPATCH_NUMERIC
+#undef EMBER_PW_DISPATCH_ALL
+#undef EMBER_PW_DISPATCH_INTEGRAL
+}  // namespace
+#pragma GCC pop_options
+#endif
 #endif
 
-#ifdef EMBER_HAVE_AVX2_COPY
+#if defined(EMBER_HAVE_AVX512_COPY)
+#define EMBER_PICK(name)                                                                                   \
+  (use_avx2_pointwise(dt) ? (cpu_capability() >= CpuCapability::AVX512 ? isa_avx512::name : isa_avx2::name) \
+                          : isa_default::name)
+#elif defined(EMBER_HAVE_AVX2_COPY)
 #define EMBER_PICK(name) (use_avx2_pointwise(dt) ? isa_avx2::name : isa_default::name)
 #else
 #define EMBER_PICK(name) (isa_default::name)
