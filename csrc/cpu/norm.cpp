@@ -239,12 +239,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
       const double wsum = class_weight_sum(wp, C);
       const bool avx2 = use_avx2_float_copy(ScalarType::Float32);
       parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
-        std::vector<float> e(static_cast<size_t>(C));
         for (int64_t r = r0; r < r1; ++r) {
           const float* xf = load_floats(xp + r * C, 1, C, 0);
           float l;
-          EMBER_ROW_RUN(ce_forward_rows<float>, &l, sp + r, xf, tp + r, wp, C, 0, 1, ignore_index, smoothing, wsum,
-                        e.data());
+          EMBER_ROW_RUN(ce_forward_rows<float>, &l, sp + r, xf, tp + r, wp, C, 0, 1, ignore_index, smoothing, wsum);
           lp[r] = S(l);
         }
       });
@@ -260,8 +258,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse, const Tensor& x, const
     const double wsum = class_weight_sum(wp, C);
     const bool avx2 = use_avx2_float_copy(x.dtype());
     parallel_for(0, N, ce_grain(C), [&](int64_t r0, int64_t r1) {
-      std::vector<T> e(static_cast<size_t>(C));
-      EMBER_ROW_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum, e.data());
+      EMBER_ROW_RUN(ce_forward_rows<T>, lp, sp, xp, tp, wp, C, r0, r1, ignore_index, smoothing, wsum);
     });
   });
 }
