@@ -175,6 +175,14 @@ def test_ops_without_a_sparse_path_raise_instead_of_computing_on_zeros():
             fn()
     with pytest.raises(RuntimeError, match="strides"):
         s.stride()
+    # the C entry points that take tensors without the argument caster refuse it too
+    one = ember.sparse_coo_tensor([[0]], [2], (1,))
+    with pytest.raises(TypeError):
+        ember.zeros(2, 2).view([one, 4])  # an int-list argument
+    p = nn.Parameter(ember.zeros(3))
+    with pytest.raises(NotImplementedError, match="sparse COO"):
+        p.data = s
+    assert p.tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(NotImplementedError, match="sparse COO"):
         ember.ones(3).copy_(s)
 

@@ -91,8 +91,8 @@ struct type_caster<ember::DimVector> {
         }
         v = PyLong_AsLongLong(idx);
         Py_DECREF(idx);
-      } else if (ember::py::is_tensor(it) && ember::py::unwrap(it).numel() == 1 &&
-                 !ember::is_floating(ember::py::unwrap(it).dtype())) {
+      } else if (ember::py::is_tensor(it) && !ember::py::is_sparse_tensor(it) &&
+                 ember::py::unwrap(it).numel() == 1 && !ember::is_floating(ember::py::unwrap(it).dtype())) {
         v = ember::ops::item_int(ember::py::unwrap(it));
       } else {
         Py_DECREF(seq);

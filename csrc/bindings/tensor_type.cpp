@@ -217,6 +217,10 @@ int set_data(PyObject* self, PyObject* value, void*) {
     PyErr_SetString(PyExc_TypeError, "Tensor.data must be set to a Tensor");
     return -1;
   }
+  if (is_sparse_tensor(value)) {  // its C tensor is only a stand-in
+    set_sparse_unsupported_error();
+    return -1;
+  }
   const Tensor& src = unwrap(value);
   PyTensor* s = T(self);
   if (s->requires_grad && !is_floating(src.dtype())) {
