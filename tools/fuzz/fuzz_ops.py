@@ -337,7 +337,8 @@ def gen_arg(r, kind, depth=0):
     if kind == "any":
         kind = r.pick(("T", "T", "T", "i", "f", "il", "none", "b", "dt", "s"))
     if kind == "T":
-        return gen_tensor_spec(r)
+        spec = gen_tensor_spec(r)
+        return ("sp", spec) if r.chance(3) else spec  # now and then a sparse COO tensor of the same values
     if kind == "T?":
         return ("lit", None) if r.chance(30) else gen_tensor_spec(r)
     if kind == "i":
@@ -466,6 +467,8 @@ def make(spec):
         return spec[1]
     if tag == "T":
         return make_tensor(*spec[1:])
+    if tag == "sp":
+        return make_tensor(*spec[1][1:]).detach().to_sparse()
     if tag == "dtype":
         return getattr(ember, spec[1])
     if tag == "list":
@@ -493,6 +496,8 @@ def src(spec):
         return "T(%r, %r%s)" % (spec[1], spec[2], "".join(", %s=%r" % (k, v) for k, v, d in zip(
             ("layout", "vals", "seed", "grad", "exp_dim"), spec[3:], ("contig", "normal", 0, False, 0))
             if v != d))
+    if tag == "sp":
+        return "%s.detach().to_sparse()" % src(spec[1])
     if tag == "dtype":
         return "ember." + spec[1]
     if tag == "list":

@@ -831,10 +831,14 @@ def _tri_indices(row, col, offset, dtype, device, layout, lower, op):
     else:  # row i holds columns max(i + offset, 0) .. col - 1
         first = np.clip(i + offset, 0, None)
         count = np.clip(col - first, 0, None)
-    rows = np.repeat(i, count)
-    starts = np.cumsum(count) - count
-    cols = np.arange(rows.size, dtype=np.int64) - np.repeat(starts, count) + np.repeat(first, count)
-    return tensor(np.stack([rows, cols]).reshape(2, -1), dtype=dtype, device=device)
+    # written straight into the result (it can hold 10^8 pairs): rows by repeat, columns as the position
+    # within the row plus the row's first column
+    out = np.empty((2, int(count.sum())), dtype=np.int64)
+    out[0] = np.repeat(i, count)
+    np.subtract(np.arange(out.shape[1], dtype=np.int64), np.repeat(np.cumsum(count) - count - first, count),
+                out=out[1])
+    t = _C.from_numpy(out)
+    return t.to(dtype=dtype, device=device) if dtype is not _C.int64 or device is not None else t
 
 
 @export

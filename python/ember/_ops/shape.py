@@ -437,6 +437,12 @@ def tensor_split(input, indices_or_sections, dim=0):
     n = input.size(dim)
     if isinstance(indices_or_sections, numbers.Integral):
         k = int(indices_or_sections)
+        if k <= 0:
+            raise RuntimeError("number of sections must be larger than 0, got %d" % k)
+        if k > builtins.max(n, 1 << 24):
+            # k - n of the pieces are empty; PyTorch runs out of memory (std::bad_alloc) building them
+            raise RuntimeError("tensor_split: %d sections of a dimension of size %d would create %d tensors, more "
+                               "than memory holds" % (k, n, k))
         base, extra = divmod(n, k)
         sizes = [base + 1 if i < extra else base for i in builtins.range(k)]
     else:
