@@ -31,20 +31,10 @@ import sys
 import tempfile
 import time
 
+from bench_util import cpu_model
+
 MODEL = (784, 512, 512, 10)
 BATCH = 64
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
 
 
 def _mlp():
@@ -153,7 +143,7 @@ def main():
     if args.bucket_cap_mb is not None:
         common += ["--bucket-cap-mb", str(args.bucket_cap_mb)]
     launch = [sys.executable, "-m", "ember.distributed.run", "--nproc-per-node"]
-    print("CPU: %s, %d cores visible; one thread per process" % (_cpu_model(), os.cpu_count() or 0))
+    print("CPU: %s, %d cores visible; one thread per process" % (cpu_model(), os.cpu_count() or 0))
     print("MLP %s, SGD momentum, batch %d per rank, float32, %d timed steps after %d warm-up"
           % ("-".join(map(str, MODEL)), BATCH, args.steps, args.warmup))
     with tempfile.TemporaryDirectory() as tmp:

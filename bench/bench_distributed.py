@@ -9,22 +9,12 @@ mpi4py time / ember time (1.0 = ember adds nothing; the target is >= 0.8).
 """
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from bench_util import cpu_model
 
 
 def worker(mib, rounds):

@@ -17,6 +17,8 @@ import numpy as np
 
 import ember
 
+from bench_util import cpu_model
+
 try:
     import torch
 except ImportError:  # PyTorch is optional: Ember's own numbers still print
@@ -139,19 +141,6 @@ def profile(name, steps):
         step(data, target)
     pr.disable()
     pstats.Stats(pr).sort_stats("tottime").print_stats(25)
-
-
-def cpu_model():
-    """The CPU's model name (Linux /proc/cpuinfo), or the platform's processor string."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown CPU"
 
 
 def main():
