@@ -22,11 +22,9 @@ EMBER_HD inline int32_t float_to_bits(float f) {
   return i;
 }
 
-EMBER_HD inline float exp(float x) {
-  const float kMax = 88.7228394f, kMin = -103.972084f;
-  // written so NaN clamps to kMax (a NaN x is returned at the end): int32_t(NaN) below would be undefined
-  float xc = x < kMax ? x : kMax;
-  xc = xc > kMin ? xc : kMin;
+// exp of xc in [kExpMin, kExpMax]: 2^n times a polynomial in the reduced argument r = xc - n ln2
+constexpr float kExpMax = 88.7228394f, kExpMin = -103.972084f;
+EMBER_HD inline float exp_clamped(float xc) {
   // n = round(x / ln2) with the 1.5 * 2^23 trick (works without SSE4.1 rounding instructions)
   float t = xc * 1.44269504088896341f + 12582912.0f;
   float n = t - 12582912.0f;
@@ -39,13 +37,19 @@ EMBER_HD inline float exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  // 2^n in two factors so results down to the subnormal range stay exact
+  // 2^n in two factors, both normal for n in [-150, 128], so results down to the subnormal range stay exact
   int32_t ni = int32_t(n);
-  int32_t n1 = ni / 2, n2 = ni - n1;
-  float s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
-  float res = p * s1 * s2;
-  res = x > kMax ? std::numeric_limits<float>::infinity() : res;
-  res = x < kMin ? 0.0f : res;
+  int32_t n1 = ni >> 1, n2 = ni - n1;
+  return p * bits_to_float((n1 + 127) << 23) * bits_to_float((n2 + 127) << 23);
+}
+
+EMBER_HD inline float exp(float x) {
+  // written so NaN clamps to kExpMax (a NaN x is returned at the end): int32_t(NaN) would be undefined
+  float xc = x < kExpMax ? x : kExpMax;
+  xc = xc > kExpMin ? xc : kExpMin;
+  float res = exp_clamped(xc);
+  res = x > kExpMax ? std::numeric_limits<float>::infinity() : res;
+  res = x < kExpMin ? 0.0f : res;
   return x != x ? x : res;
 }
 EMBER_HD inline double exp(double x) { return std::exp(x); }
@@ -53,23 +57,8 @@ EMBER_HD inline double exp(double x) { return std::exp(x); }
 // exp for x <= 0 (or NaN), as in softmax's exp(x - max): the same result as exp(x) with the overflow handling
 // left out, about a quarter cheaper in vector loops.
 EMBER_HD inline float exp_nonpositive(float x) {
-  const float kMin = -103.972084f;
-  float xc = x > kMin ? x : kMin;  // -inf and NaN clamp too; both are fixed up at the end
-  float t = xc * 1.44269504088896341f + 12582912.0f;
-  float n = t - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t ni = int32_t(n);  // in [-150, 0]: both halves of 2^n stay normal
-  int32_t n1 = ni >> 1, n2 = ni - n1;
-  float res = p * bits_to_float((n1 + 127) << 23) * bits_to_float((n2 + 127) << 23);
-  res = x < kMin ? 0.0f : res;
+  float res = exp_clamped(x > kExpMin ? x : kExpMin);  // -inf and NaN clamp too; both are fixed up below
+  res = x < kExpMin ? 0.0f : res;
   return x != x ? x : res;
 }
 EMBER_HD inline double exp_nonpositive(double x) { return std::exp(x); }
