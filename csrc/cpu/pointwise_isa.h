@@ -1,6 +1,7 @@
 // Includes cpu/pointwise.inc once per instruction set: a baseline copy (every dtype, float16/bfloat16
-// computing in float32 element by element) and, on x86-64, an AVX2+FMA copy for float32/float64. Each copy sits in its own anonymous namespace inside a
-// `#pragma GCC target` region, so no function compiled for AVX2 is shared with (or replaces) baseline code.
+// computing in float32 element by element) and, on x86-64, float-only copies (cpu/pointwise_float_copy.inc) for
+// AVX2+FMA and, for the unary ops, AVX-512. Each copy sits in its own anonymous namespace inside a
+// `#pragma GCC target` region, so no function compiled for a wider ISA is shared with (or replaces) baseline code.
 // Define EMBER_PW_UNARY or EMBER_PW_BINARY before including to pick the section.
 #pragma once
 #include <cmath>
@@ -43,24 +44,10 @@ inline bool use_avx2_pointwise(ScalarType dt) {
 // GCC's constant-propagation clones of functions in a target region fall back to default optimisation
 // flags; restating -fno-trapping-math keeps their NaN checks branch-free so they still vectorise.
 #pragma GCC optimize("no-trapping-math")
-// Only the float types get an AVX2 copy (float16/bfloat16 converted 8 lanes at a time, F16C for float16):
-// integer and bool kernels are memory-bound and stay baseline.
 namespace {
 #define EMBER_ISA_NS isa_avx2
-#define EMBER_PW_SKIP_BYTE_KERNELS
-#define EMBER_PW_BLOCK_CONVERT
-#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_NONE
-#include "cpu/pointwise.inc"
+#include "cpu/pointwise_float_copy.inc"
 #undef EMBER_ISA_NS
-#undef EMBER_PW_SKIP_BYTE_KERNELS
-#undef EMBER_PW_BLOCK_CONVERT
-#undef EMBER_PW_DISPATCH_FLOAT
-#undef EMBER_PW_DISPATCH_NUMERIC
-#undef EMBER_PW_DISPATCH_ALL
-#undef EMBER_PW_DISPATCH_INTEGRAL
 }  // namespace
 #pragma GCC pop_options
 
@@ -74,20 +61,8 @@ namespace {
 #pragma GCC optimize("no-trapping-math")
 namespace {
 #define EMBER_ISA_NS isa_avx512
-#define EMBER_PW_SKIP_BYTE_KERNELS
-#define EMBER_PW_BLOCK_CONVERT
-#define EMBER_PW_DISPATCH_FLOAT EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_NUMERIC EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_ALL EMBER_DISPATCH_FLOATING
-#define EMBER_PW_DISPATCH_INTEGRAL EMBER_DISPATCH_NONE
-#include "cpu/pointwise.inc"
+#include "cpu/pointwise_float_copy.inc"
 #undef EMBER_ISA_NS
-#undef EMBER_PW_SKIP_BYTE_KERNELS
-#undef EMBER_PW_BLOCK_CONVERT
-#undef EMBER_PW_DISPATCH_FLOAT
-#undef EMBER_PW_DISPATCH_NUMERIC
-#undef EMBER_PW_DISPATCH_ALL
-#undef EMBER_PW_DISPATCH_INTEGRAL
 }  // namespace
 #pragma GCC pop_options
 #endif
