@@ -182,6 +182,15 @@ def _seconds(timeout):
     return _timeout_seconds(timeout)
 
 
+def _check_items(items, like, name, list_name, role):
+    """Each tensor of a per-rank list has like's dtype and number of elements."""
+    for i, t in enumerate(items):
+        _check_tensor(t, name, "%s[%d]" % (list_name, i))
+        if t.dtype != like.dtype or t.numel() != like.numel():
+            raise ValueError("%s: %s[%d] (%s, shape %s) does not match the %s (%s, shape %s)"
+                             % (name, list_name, i, t.dtype, list(t.shape), role, like.dtype, list(like.shape)))
+
+
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """Fills ``tensor_list[i]`` with rank i's ``tensor`` (all the same shape and dtype)."""
     name = "all_gather"
@@ -194,11 +203,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     if len(tensor_list) != pg.size():
         raise ValueError("all_gather: tensor_list has %d tensors, the group has %d ranks"
                          % (len(tensor_list), pg.size()))
-    for i, t in enumerate(tensor_list):
-        _check_tensor(t, name, "tensor_list[%d]" % i)
-        if t.dtype != tensor.dtype or t.numel() != tensor.numel():
-            raise ValueError("all_gather: tensor_list[%d] (%s, shape %s) does not match the input (%s, shape %s)"
-                             % (i, t.dtype, list(t.shape), tensor.dtype, list(tensor.shape)))
+    _check_items(tensor_list, tensor, name, "tensor_list", "input")
     send = _Buf(tensor)
     recv = _empty_like_staged(tensor, pg.size())
     req = pg.comm.Iallgather(send.mpi, _mpi_buf(recv))
@@ -297,11 +302,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         if not isinstance(gather_list, (list, tuple)) or len(gather_list) != pg.size():
             raise ValueError("gather: the destination rank needs gather_list, a list of %d tensors, got %r"
                              % (pg.size(), None if gather_list is None else "%d items" % len(gather_list)))
-        for i, t in enumerate(gather_list):
-            _check_tensor(t, name, "gather_list[%d]" % i)
-            if t.dtype != tensor.dtype or t.numel() != tensor.numel():
-                raise ValueError("gather: gather_list[%d] (%s, shape %s) does not match the input (%s, shape %s)"
-                                 % (i, t.dtype, list(t.shape), tensor.dtype, list(tensor.shape)))
+        _check_items(gather_list, tensor, name, "gather_list", "input")
         recv = _empty_like_staged(tensor, pg.size())
         req = pg.comm.Igather(send.mpi, _mpi_buf(recv), root)
 
@@ -328,12 +329,9 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         if not isinstance(scatter_list, (list, tuple)) or len(scatter_list) != pg.size():
             raise ValueError("scatter: the source rank needs scatter_list, a list of %d tensors, got %r"
                              % (pg.size(), None if scatter_list is None else "%d items" % len(scatter_list)))
+        _check_items(scatter_list, tensor, name, "scatter_list", "output")
         send = _empty_like_staged(tensor, pg.size())
         for i, t in enumerate(scatter_list):
-            _check_tensor(t, name, "scatter_list[%d]" % i)
-            if t.dtype != tensor.dtype or t.numel() != tensor.numel():
-                raise ValueError("scatter: scatter_list[%d] (%s, shape %s) does not match the output (%s, shape "
-                                 "%s)" % (i, t.dtype, list(t.shape), tensor.dtype, list(tensor.shape)))
             send[i] = _Buf(t).arr.reshape(send.shape[1:])
         req = pg.comm.Iscatter(_mpi_buf(send), recv.mpi, root)
         keep = (send, recv)
