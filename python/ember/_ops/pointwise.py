@@ -763,35 +763,20 @@ def sub(input, other, *, alpha=1, out=None):
     return _sub_plain(input, _scaled(other, alpha), out=out)
 
 
-def _add_m(self, other, *, alpha=1):
-    if type(other) is SparseCooTensor:
-        return _sparse.dense_add(self, other, alpha, False)
-    return _add_meth(self, _scaled(other, alpha))
+def _alpha_method(dense_op, sign, inplace):
+    """Tensor.add/sub(_)(other, alpha=): a sparse other (a sparse gradient) adds into a dense result, as in
+    PyTorch (the sparse class has its own methods)."""
+    def meth(self, other, *, alpha=1):
+        if type(other) is SparseCooTensor:
+            return _sparse.dense_add(self, other, sign * alpha, inplace)
+        return dense_op(self, _scaled(other, alpha))
+    return meth
 
 
-def _sub_m(self, other, *, alpha=1):
-    if type(other) is SparseCooTensor:
-        return _sparse.dense_add(self, other, -alpha, False)
-    return _sub_meth(self, _scaled(other, alpha))
-
-
-def _add_i(self, other, *, alpha=1):
-    if type(other) is SparseCooTensor:
-        return _sparse.dense_add(self, other, alpha, True)
-    return _add_inplace(self, _scaled(other, alpha))
-
-
-def _sub_i(self, other, *, alpha=1):
-    if type(other) is SparseCooTensor:
-        return _sparse.dense_add(self, other, -alpha, True)
-    return _sub_inplace(self, _scaled(other, alpha))
-
-
-# a sparse other (a sparse gradient) adds into a dense result, as in PyTorch; the sparse class has its own methods
-method("add", _add_m)
-method("sub", _sub_m)
-method("add_", _add_i)
-method("sub_", _sub_i)
+method("add", _alpha_method(_add_meth, 1, False))
+method("sub", _alpha_method(_sub_meth, -1, False))
+method("add_", _alpha_method(_add_inplace, 1, True))
+method("sub_", _alpha_method(_sub_inplace, -1, True))
 export(sub, name="subtract")
 method("subtract", Tensor.sub)
 method("subtract_", Tensor.sub_)

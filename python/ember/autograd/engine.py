@@ -45,9 +45,10 @@ def _accumulate(acc, g, create_graph):
             r = fn(g)
             if r is not None:
                 g = r
-    if g.is_sparse or (var.grad is not None and var.grad.is_sparse):
-        _accumulate_sparse(var, g)
-    elif var.grad is None:
+    old = var.grad
+    if g.is_sparse or (old is not None and old.is_sparse):
+        _accumulate_sparse(var, old, g)
+    elif old is None:
         # own a dense copy: g may be an expanded view, or the same tensor another leaf receives
         if create_graph:
             # a zero-size g counts as contiguous whatever its strides (zero ones too): clone it
@@ -57,20 +58,19 @@ def _accumulate(acc, g, create_graph):
         else:
             var.grad = _grad_in_layout_of(var, g)
     elif create_graph:
-        var.grad = var.grad + g
+        var.grad = old + g
     else:
-        _C.add_(var.grad, g)
+        _C.add_(old, g)
     post = acc._post_hooks
     if post:
         for fn in list(post.values()):
             fn(var)
 
 
-def _accumulate_sparse(var, g):
+def _accumulate_sparse(var, old, g):
     """A sparse gradient (nn.Embedding(sparse=True)) is kept sparse, as in PyTorch: stored as it comes (the
     engine made it for this leaf alone), added to a sparse .grad by concatenating index columns, added into a
     dense .grad in place; a dense gradient reaching a sparse .grad gives a dense sum."""
-    old = var.grad
     if old is None:
         var.grad = g
     elif not old.is_sparse:
