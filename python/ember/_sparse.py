@@ -131,7 +131,6 @@ class SparseCooTensor(Tensor):
 
     def to_dense(self, dtype=None, *, masked_grad=None):
         """The dense tensor (zeros where no index column points, values summed where several do)."""
-        E = _E()
         values = self._sp_values if dtype is None else self._sp_values.to(dtype)
         if self.sparse_dim() == 0:
             return values.sum(0) if values.shape[0] else values.new_zeros(tuple(self._shape))
